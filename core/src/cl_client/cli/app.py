@@ -1,0 +1,285 @@
+"""The ``cl`` command: global options, built-in commands and every installed plugin's commands.
+
+``cl --help``, ``cl <plugin> --help`` and ``cl --version`` import neither httpx, paho-mqtt, numpy
+nor Pillow: sub-commands are placeholders until they run (see :mod:`cl_client.cli.group`), and this
+module imports only Typer and the standard library.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Final
+
+import typer
+
+from cl_client.cli.context import GlobalOptions, set_globals
+from cl_client.cli.group import CommandSpec, RootGroup
+
+CONNECTION: Final = "Connection options"
+SETUP: Final = "Setup"
+JOBS: Final = "Jobs"
+ADMIN: Final = "Administration"
+_CMDS: Final = "cl_client.cli.commands"
+
+BUILTIN_COMMANDS: Final[tuple[CommandSpec, ...]] = (
+    CommandSpec(
+        "profile",
+        f"{_CMDS}.profile:app",
+        "Manage connection profiles: list, show, add, set, use, remove.",
+        SETUP,
+    ),
+    CommandSpec(
+        "login",
+        f"{_CMDS}.account:login",
+        "Log in and keep a token for the profile.",
+        SETUP,
+        group=False,
+    ),
+    CommandSpec(
+        "logout",
+        f"{_CMDS}.account:logout",
+        "Forget the profile's stored token.",
+        SETUP,
+        group=False,
+    ),
+    CommandSpec(
+        "whoami",
+        f"{_CMDS}.account:whoami",
+        "Show the user, permissions, token and the server's guest mode.",
+        SETUP,
+        group=False,
+    ),
+    CommandSpec(
+        "plugins",
+        f"{_CMDS}.plugins:plugins",
+        "List installed plugins, their commands and load errors.",
+        SETUP,
+        group=False,
+    ),
+    CommandSpec("job", f"{_CMDS}.jobs:job_app", "Get, wait for, delete and download jobs.", JOBS),
+    CommandSpec(
+        "download",
+        f"{_CMDS}.jobs:download",
+        "Download a file of a job (same as `cl job download`).",
+        JOBS,
+        group=False,
+    ),
+    CommandSpec(
+        "capabilities",
+        f"{_CMDS}.jobs:capabilities",
+        "Show which tasks the server's workers run, and how many are idle.",
+        JOBS,
+        group=False,
+    ),
+    CommandSpec(
+        "admin",
+        f"{_CMDS}.admin:app",
+        "Server administration: guest mode, storage, cleanup (admins).",
+        ADMIN,
+    ),
+)
+
+EXIT_CODES: Final = (
+    ("0", "success"),
+    ("1", "a job ended in error"),
+    ("2", "usage error (bad option, missing file, bad config)"),
+    ("3", "authentication or permission error"),
+    ("4", "not found (job, file, user)"),
+    ("5", "server or network error (unreachable, timeout, no worker)"),
+    ("130", "interrupted (Ctrl-C); submitted jobs keep running on the server"),
+)
+
+ENVIRONMENT: Final = (
+    ("CL_PROFILE", "profile to use (like --profile)"),
+    ("CL_AUTH_URL, CL_COMPUTE_URL, CL_MQTT_URL", "service URLs"),
+    ("CL_USERNAME, CL_PASSWORD", "credentials (used by `cl login` and to log in again)"),
+    ("CL_TOKEN", "a token to use instead of the stored one"),
+    ("CL_NO_AUTH", "1 = the server needs no login"),
+    ("CL_CONFIG_DIR, CL_STATE_DIR", "where profiles and tokens are kept"),
+    ("CL_DISABLE_PLUGINS", "comma-separated plugin names not to load"),
+    ("CL_DISABLE_PLUGIN_AUTOLOAD", "1 = load no plugin"),
+    ("CL_STRICT_PLUGINS", "1 = a plugin that fails to load is an error"),
+    ("NO_COLOR", "no colours"),
+)
+
+RootGroup.builtins = BUILTIN_COMMANDS
+RootGroup.panel_order = (SETUP, JOBS, ADMIN, "Plugins")
+RootGroup.help_sections = (("Exit codes", EXIT_CODES), ("Environment", ENVIRONMENT))
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from cl_client.plugins import discover_entry_points, distribution_version
+
+    lines = [f"cl-client {distribution_version('cl-client') or 'unknown'}"]
+    seen: set[str] = set()
+    for ep in discover_entry_points():
+        if ep.distribution in seen:
+            continue
+        seen.add(ep.distribution)
+        lines.append(f"{ep.distribution} {ep.version}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    raise typer.Exit()
+
+
+app = typer.Typer(
+    name="cl",
+    cls=RootGroup,
+    help=(
+        "Client for the CL media/ML compute server: run tasks on media files, follow jobs, "
+        "manage profiles and logins. Each installed plugin adds a command group."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"max_content_width": 100},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Profile to use [env CL_PROFILE].",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="Machine-readable output on stdout; messages stay on stderr."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail; tracebacks on errors.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only results and errors; no progress.")
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (also NO_COLOR=1).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Show the version of cl and of every plugin, and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+    auth_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Auth service URL [env CL_AUTH_URL].",
+            metavar="URL",
+            rich_help_panel=CONNECTION,
+            show_default=False,
+        ),
+    ] = None,
+    compute_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Compute service URL [env CL_COMPUTE_URL].",
+            metavar="URL",
+            rich_help_panel=CONNECTION,
+            show_default=False,
+        ),
+    ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT broker URL, mqtt://host:port [env CL_MQTT_URL].",
+            metavar="URL",
+            rich_help_panel=CONNECTION,
+            show_default=False,
+        ),
+    ] = None,
+    username: Annotated[
+        str | None,
+        typer.Option(
+            help="User name [env CL_USERNAME].",
+            metavar="NAME",
+            rich_help_panel=CONNECTION,
+            show_default=False,
+        ),
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Password. Other users can see command lines: prefer CL_PASSWORD or "
+                "`cl login --password-stdin`."
+            ),
+            metavar="TEXT",
+            rich_help_panel=CONNECTION,
+            show_default=False,
+        ),
+    ] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="The server needs no login: send no token [env CL_NO_AUTH=1].",
+            rich_help_panel=CONNECTION,
+        ),
+    ] = False,
+    no_capability_check: Annotated[
+        bool,
+        typer.Option(
+            "--no-capability-check",
+            help="Submit even when no worker offers the task (the job then waits in the queue).",
+            rich_help_panel=CONNECTION,
+        ),
+    ] = False,
+) -> None:
+    if verbose or "logging" in sys.modules:
+        _debug_logging(verbose)
+    set_globals(
+        ctx,
+        GlobalOptions(
+            profile=profile,
+            json=json_output,
+            verbose=verbose,
+            quiet=quiet,
+            no_color=no_color,
+            auth_url=auth_url,
+            compute_url=compute_url,
+            mqtt_url=mqtt_url,
+            username=username,
+            password=password,
+            no_auth=True if no_auth else None,
+            capability_check=not no_capability_check,
+        ),
+    )
+
+
+def _debug_logging(enabled: bool) -> None:
+    """With -v, the library's debug log (token refreshes, MQTT, retries) goes to stderr."""
+    import logging
+
+    class StderrHandler(logging.Handler):
+        # looks sys.stderr up per record: test runners swap it between invocations
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stderr.write(f"debug: {record.name}: {record.getMessage()}\n")
+
+    logger = logging.getLogger("cl_client")
+    ours = [h for h in logger.handlers if type(h).__name__ == "StderrHandler"]
+    if enabled:
+        if not ours:
+            logger.addHandler(StderrHandler())
+        logger.setLevel(logging.DEBUG)
+    elif ours:
+        # an earlier invocation in this process (a test runner) turned it on
+        for handler in ours:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+def main() -> None:
+    """Entry point of the ``cl`` console script."""
+    app(prog_name="cl")

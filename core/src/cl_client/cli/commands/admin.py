@@ -1,0 +1,143 @@
+"""``cl admin``: the compute server's guest mode, job storage and cleanup (admins only)."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cl_client.cli import get_output, json_option, run_async
+from cl_client.cli.output import Output
+
+if TYPE_CHECKING:
+    from cl_client.client import Client
+    from cl_client.models import CleanupResult, GuestConfig, GuestModeUpdate, StorageSize
+
+app = typer.Typer(
+    help=(
+        "Administration of the compute server (needs an admin login, unless the server is in "
+        "guest mode, where these routes are open to anyone)."
+    ),
+    no_args_is_help=True,
+)
+
+
+class OnOff(StrEnum):
+    on = "on"
+    off = "off"
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+@app.command("guest-mode")
+def guest_mode(
+    ctx: typer.Context,
+    state: Annotated[
+        OnOff | None,
+        typer.Argument(
+            help="on: jobs need no login; off: jobs need a login. Omit to show the setting.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[bool, json_option()] = False,
+) -> None:
+    """Show or switch the compute server's guest mode."""
+    out = get_output(ctx)
+
+    async def show(client: Client) -> GuestConfig:
+        return await client.compute.guest_mode()
+
+    async def switch(client: Client) -> GuestModeUpdate:
+        return await client.compute.set_guest_mode(state == OnOff.on)
+
+    if state is None:
+        _show_guest_mode(out, run_async(ctx, show))
+    else:
+        _switched(out, run_async(ctx, switch))
+
+
+def _show_guest_mode(out: Output, config: GuestConfig) -> None:
+    if out.json_mode:
+        out.json(config.to_dict())
+        return
+    pairs: list[tuple[str, object]] = [
+        ("guest mode", "on (jobs need no login)" if config.guest_mode else "off (login needed)")
+    ]
+    if config.updated_at is not None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(config.updated_at / 1000))
+        pairs.append(("changed", stamp))
+    if config.updated_by is not None:
+        pairs.append(("changed by user id", config.updated_by))
+    out.key_values(pairs)
+
+
+def _switched(out: Output, update: GuestModeUpdate) -> None:
+    if out.json_mode:
+        out.json(update.to_dict())
+        return
+    out.success(f"guest mode is now {'on' if update.guest_mode else 'off'}")
+
+
+@app.command("storage")
+def storage(ctx: typer.Context, json_output: Annotated[bool, json_option()] = False) -> None:
+    """Show the space used by job files on the server."""
+    out = get_output(ctx)
+
+    async def go(client: Client) -> StorageSize:
+        return await client.compute.storage_size()
+
+    _show_storage(out, run_async(ctx, go))
+
+
+def _show_storage(out: Output, size: StorageSize) -> None:
+    if out.json_mode:
+        out.json(size.to_dict())
+        return
+    out.key_values(
+        [
+            ("jobs", size.job_count),
+            ("size", f"{human_size(size.total_size)} ({size.total_size} bytes)"),
+        ]
+    )
+
+
+@app.command("cleanup")
+def cleanup(
+    ctx: typer.Context,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days",
+            help="Delete the jobs (and their files) older than this many days.",
+            min=0,
+            metavar="N",
+        ),
+    ],
+    json_output: Annotated[bool, json_option()] = False,
+) -> None:
+    """Delete old jobs on the server."""
+    out = get_output(ctx)
+
+    async def go(client: Client) -> CleanupResult:
+        return await client.compute.cleanup(days)
+
+    _cleaned(out, run_async(ctx, go), days)
+
+
+def _cleaned(out: Output, result: CleanupResult, days: int) -> None:
+    if out.json_mode:
+        out.json(result.to_dict())
+        return
+    out.success(
+        f"deleted {result.deleted_count} job folder(s) older than {days} day(s), freed "
+        f"{human_size(result.freed_space)}"
+    )

@@ -1,0 +1,138 @@
+"""The base every typed task client builds on.
+
+A plugin's library client subclasses :class:`TaskClient` for one task type: it validates its
+parameters before sending (raising :class:`~cl_client.errors.InvalidInputError`), submits through
+:meth:`TaskClient.submit_form`, and turns a completed job into a typed result by reading the job's
+real result files in :meth:`TaskClient.collect`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+from cl_client.errors import InvalidInputError, JobFailedError
+from cl_client.models import FormValue, Job, JobCreated, JobProgress, JsonObject
+
+if TYPE_CHECKING:
+    from cl_client.compute import ComputeClient
+
+ProgressCallback = Callable[[JobProgress], object]
+
+
+@dataclass(kw_only=True)
+class TaskResult:
+    """A finished job and the files saved locally for it. Plugins subclass it with typed fields."""
+
+    job: Job
+    downloaded: list[Path] = field(default_factory=list[Path])
+
+    def to_json(self) -> JsonObject:
+        """What ``--json`` prints: the job record as the server returns it, plus ``downloaded`` when
+        files were saved."""
+        out = self.job.to_dict()
+        if self.downloaded:
+            out["downloaded"] = [str(p) for p in self.downloaded]
+        return out
+
+
+R = TypeVar("R", bound=TaskResult)
+
+
+class TaskClient(ABC, Generic[R]):
+    """Typed client for one task type, wrapping a shared
+    :class:`~cl_client.compute.ComputeClient`."""
+
+    #: The PROTOCOL task name, e.g. ``"hash"``; also the ``POST /jobs/<task_type>`` route.
+    task_type: ClassVar[str]
+    #: True when a result spans several files (face crops, HLS): ``dest`` is then a directory.
+    multi_file: ClassVar[bool] = False
+
+    def __init__(self, compute: ComputeClient) -> None:
+        self.compute = compute
+
+    async def submit_form(
+        self, file: str | os.PathLike[str], form: Mapping[str, FormValue], *, priority: int = 5
+    ) -> JobCreated:
+        """Check the file and priority, then upload ``file`` with ``form`` to the task's route."""
+        path = check_input_file(file)
+        check_int_range("priority", priority, 0, 10)
+        return await self.compute.submit(self.task_type, path, form, priority=priority)
+
+    @abstractmethod
+    async def collect(self, job: Job, dest: Path | None = None) -> R:
+        """Build the typed result of a completed ``job`` from its result files.
+
+        With ``dest``, also save the result file(s) there: for single-file results ``dest`` is the
+        file to write (or an existing directory to write into under the server's file name); for
+        ``multi_file`` results it is a directory. Record every saved path in ``downloaded``.
+        """
+
+    async def wait_result(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the timeout is the job's, not the call's
+        on_progress: ProgressCallback | None = None,
+        dest: Path | None = None,
+    ) -> R:
+        """Wait for ``job_id`` to finish and collect its result.
+
+        Raises :class:`~cl_client.errors.JobFailedError` when the job ends in ``error`` and
+        :class:`~cl_client.errors.JobTimeoutError` when it does not finish in time.
+        """
+        job = await self.compute.wait(job_id, timeout=timeout, on_progress=on_progress)
+        if job.failed:
+            raise JobFailedError(
+                f"job {job.job_id} ({job.task_type}) failed: {job.error_message or 'no message'}",
+                job_id=job.job_id, error_message=job.error_message,
+            )
+        return await self.collect(job, dest)
+
+
+# --- validation helpers shared by every task client -----------------------------------------
+
+
+def check_input_file(file: str | os.PathLike[str]) -> Path:
+    """Return ``file`` as a Path if it is an existing, readable regular file; else
+    InvalidInputError."""
+    path = Path(file)
+    if not path.exists():
+        raise InvalidInputError(f"file not found: {path}")
+    if not path.is_file():
+        raise InvalidInputError(f"not a regular file: {path}")
+    if not os.access(path, os.R_OK):
+        raise InvalidInputError(f"file is not readable: {path}")
+    return path
+
+
+def check_int_range(name: str, value: int, low: int | None, high: int | None) -> int:
+    """``value`` if ``low <= value <= high`` (either bound may be None); else InvalidInputError."""
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidInputError(f"{name} must be {_range_text(low, high)}, got {value}")
+    return value
+
+
+def check_float_range(name: str, value: float, low: float, high: float) -> float:
+    if math.isnan(value) or value < low or value > high:
+        raise InvalidInputError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise InvalidInputError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _range_text(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    if low is not None:
+        return f"at least {low}"
+    return f"at most {high}"

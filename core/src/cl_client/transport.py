@@ -1,0 +1,462 @@
+"""HTTP transport: one httpx client per service, error mapping, streaming upload and download.
+
+Every non-2xx answer becomes one exception of :mod:`cl_client.errors` with a one-line message, so
+callers never see httpx exceptions. Redirects are not followed: the protocol has none, so a redirect
+means a wrong path on our side or a proxy in the way, and is reported instead of hidden.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mimetypes
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Final, Literal, Protocol, TypeVar
+from urllib.parse import quote
+
+import msgspec
+
+from cl_client.errors import (
+    AuthenticationError,
+    BadRequestError,
+    FieldError,
+    HTTPStatusError,
+    InvalidInputError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestTimeoutError,
+    ServerError,
+    ServiceUnreachableError,
+    TransportError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger(__name__)
+
+ServiceName = Literal["auth", "compute"]
+T = TypeVar("T")
+
+_DETAIL_LIMIT: Final = 200
+_CHUNK: Final = 64 * 1024
+
+
+class TokenProvider(Protocol):
+    """What the transport needs from a session (implemented by :class:`cl_client.auth.Session`)."""
+
+    async def valid_token(self) -> str | None: ...
+
+    async def refresh_after_401(self, rejected: str | None = None) -> str | None: ...
+
+
+# --- paths ----------------------------------------------------------------------------------
+
+
+def check_relative_path(file_path: str) -> PurePosixPath:
+    """``file_path`` as a relative POSIX path without ``.``/``..`` or empty segments.
+
+    Used for job file paths, which may come from the server (``task_output``, playlists): such a
+    path must never point outside the job on the server or outside the destination locally.
+    """
+    if not file_path or "\0" in file_path or "\\" in file_path:
+        raise InvalidInputError(f"invalid job file path {file_path!r}")
+    if file_path.startswith("/"):
+        raise InvalidInputError(f"invalid job file path {file_path!r}: must be relative")
+    segments = file_path.split("/")
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise InvalidInputError(
+            f"invalid job file path {file_path!r}: '.', '..' and empty segments are not allowed"
+        )
+    return PurePosixPath(file_path)
+
+
+def encode_path(file_path: str) -> str:
+    """Percent-encode each segment of a relative path, keeping the ``/`` separators."""
+    return "/".join(quote(seg, safe="") for seg in file_path.split("/"))
+
+
+def safe_join(root: Path, file_path: str) -> Path:
+    """``root / file_path`` for a server-supplied relative path, guaranteed to stay inside ``root``.
+
+    Besides refusing ``..`` and absolute paths, the result is checked after resolving symlinks, so
+    a link inside ``root`` cannot lead a write elsewhere.
+    """
+    relative = check_relative_path(file_path)
+    target = root.joinpath(*relative.parts)
+    resolved_root = root.resolve()
+    resolved = target.resolve()
+    if resolved != resolved_root and resolved_root not in resolved.parents:
+        raise InvalidInputError(f"refusing to write {file_path!r}: it leads outside {root}")
+    return target
+
+
+# --- error mapping --------------------------------------------------------------------------
+
+
+def _shorten(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _DETAIL_LIMIT else line[: _DETAIL_LIMIT - 1] + "…"
+
+
+class _TextDetail(msgspec.Struct):
+    detail: str
+
+
+class _FieldItem(msgspec.Struct):
+    loc: list[str | int] = msgspec.field(default_factory=list[str | int])
+    msg: str = ""
+
+
+class _FieldDetail(msgspec.Struct):
+    detail: list[_FieldItem]
+
+
+class _RawDetail(msgspec.Struct):
+    detail: msgspec.Raw
+
+
+def response_detail(response: httpx.Response) -> tuple[str, list[FieldError]]:
+    """The server's ``detail`` text (or the body's first words) and any 422 field errors."""
+    body = response.content
+    with contextlib.suppress(msgspec.ValidationError, msgspec.DecodeError):
+        return _shorten(msgspec.json.decode(body, type=_TextDetail).detail), []
+    with contextlib.suppress(msgspec.ValidationError, msgspec.DecodeError):
+        items = msgspec.json.decode(body, type=_FieldDetail).detail
+        errors = [FieldError(loc=tuple(item.loc), msg=item.msg) for item in items]
+        if errors:
+            return _shorten("; ".join(f"{e.field}: {e.msg}" for e in errors)), errors
+    with contextlib.suppress(msgspec.ValidationError, msgspec.DecodeError):
+        raw = msgspec.json.decode(body, type=_RawDetail).detail
+        return _shorten(bytes(raw).decode("utf-8", "replace")), []
+    text = body.decode("utf-8", "replace").strip()
+    return (_shorten(text) if text else response.reason_phrase or "no details"), []
+
+
+def error_for_response(service: str, response: httpx.Response) -> HTTPStatusError:
+    """The exception for a non-2xx answer, with a one-line message."""
+    status = response.status_code
+    url = str(response.request.url)
+    detail, field_errors = response_detail(response)
+    if 300 <= status < 400:
+        location = response.headers.get("location", "?")
+        return HTTPStatusError(
+            f"{service} service redirected {response.request.method} {response.request.url.path} "
+            f"to {location} (HTTP {status}); cl does not follow redirects — check the {service} "
+            "URL of the profile",
+            status_code=status,
+            detail=detail,
+            url=url,
+        )
+    if status == 400:
+        return BadRequestError(f"bad request: {detail}", status_code=status, detail=detail, url=url)
+    if status == 401:
+        return AuthenticationError(
+            f"not authenticated: {detail} — run `cl login`",
+            status_code=status,
+            detail=detail,
+            url=url,
+        )
+    if status == 403:
+        return PermissionDeniedError(
+            f"permission denied: {detail}", status_code=status, detail=detail, url=url
+        )
+    if status == 404:
+        return NotFoundError(f"not found: {detail}", status_code=status, detail=detail, url=url)
+    if status == 422:
+        if field_errors:
+            first = field_errors[0]
+            message = f"invalid {first.field}: {first.msg}"
+            if len(field_errors) > 1:
+                others = len(field_errors) - 1
+                message += f" (and {others} more error{'s' if others > 1 else ''})"
+        else:
+            message = f"invalid request: {detail}"
+        return ValidationError(
+            message, status_code=status, detail=detail, url=url, errors=field_errors
+        )
+    if status >= 500:
+        return ServerError(
+            f"{service} service error (HTTP {status}): {detail}",
+            status_code=status,
+            detail=detail,
+            url=url,
+        )
+    return HTTPStatusError(
+        f"{service} service answered HTTP {status}: {detail}",
+        status_code=status,
+        detail=detail,
+        url=url,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for a network failure, e.g. "connection refused"."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and (current.errno or current.strerror):
+            # asyncio words refusals as "Connect call failed (...)"; the errno says it plainly.
+            text = os.strerror(current.errno) if current.errno else str(current.strerror)
+            return text.lower()
+        current = current.__cause__ or current.__context__
+    text = str(exc).strip()
+    if text.startswith("[Errno"):
+        text = text.split("]", 1)[-1].strip()
+    return _shorten(text) if text else type(exc).__name__
+
+
+def decode(response: httpx.Response, model: type[T], *, service: str = "server") -> T:
+    """The response body decoded as ``model``; MalformedResponseError when it does not fit."""
+    try:
+        return msgspec.json.decode(response.content, type=model)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise MalformedResponseError(
+            f"unexpected answer from the {service} service to {response.request.method} "
+            f"{response.request.url.path}: {exc}"
+        ) from None
+
+
+# --- the transport --------------------------------------------------------------------------
+
+
+async def _read_quietly(response: httpx.Response) -> None:
+    """Read a streamed error body (for its detail) and release the connection."""
+    import httpx
+
+    try:
+        await response.aread()
+    except httpx.TransportError:
+        pass
+    finally:
+        await response.aclose()
+
+
+class ServiceTransport:
+    """One service's HTTP client: base URL, timeout and TLS setting, auth header per request."""
+
+    def __init__(
+        self,
+        name: ServiceName,
+        base_url: str,
+        timeout: float,
+        verify_tls: bool,
+        auth: TokenProvider | None = None,
+    ) -> None:
+        self.name: ServiceName = name
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.verify_tls = verify_tls
+        #: Supplies the bearer token per request; ``None`` sends no Authorization header.
+        self.session: TokenProvider | None = auth
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=self.timeout,
+                verify=self.verify_tls,
+                follow_redirects=False,
+                headers={"User-Agent": "cl-client"},
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    def _unreachable(self, exc: BaseException, method: str, path: str) -> TransportError:
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+            return RequestTimeoutError(
+                f"{self.name} service at {self.base_url} did not answer {method} {path} "
+                f"within {self.timeout:g} s",
+                url=self.base_url + path,
+            )
+        return ServiceUnreachableError(
+            f"cannot reach {self.name} service at {self.base_url} ({_reason(exc)}) — "
+            "is the server running? check `cl profile show`",
+            url=self.base_url + path,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: Mapping[str, str] | None,
+        params: Mapping[str, str | int] | None,
+        files: Mapping[str, Path] | None,
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+        stream: bool,
+    ) -> httpx.Response:
+        import httpx
+
+        client = self._http()
+        session = self.session if authenticated else None
+        token = await session.valid_token() if session is not None else None
+        retried = False
+        while True:
+            request_headers = dict(headers or {})
+            if token is not None:
+                request_headers["Authorization"] = f"Bearer {token}"
+            with contextlib.ExitStack() as stack:
+                # Files are reopened per attempt so a retry after a refresh streams them again.
+                parts: dict[str, tuple[str, IO[bytes], str]] | None = None
+                if files:
+                    parts = {}
+                    for field_name, file_path in files.items():
+                        handle = stack.enter_context(file_path.open("rb"))
+                        ctype = mimetypes.guess_type(file_path.name)[0]
+                        parts[field_name] = (
+                            file_path.name,
+                            handle,
+                            ctype or "application/octet-stream",
+                        )
+                request = client.build_request(
+                    method,
+                    path,
+                    data=dict(data) if data is not None else None,
+                    params=dict(params) if params is not None else None,
+                    files=parts,
+                    headers=request_headers,
+                )
+                log.debug("%s %s%s", method, self.base_url, path)
+                try:
+                    response = await client.send(request, stream=stream)
+                except httpx.TransportError as exc:
+                    raise self._unreachable(exc, method, path) from None
+            log.debug("%s %s -> %d", method, path, response.status_code)
+            if (
+                response.status_code == 401
+                and token is not None
+                and session is not None
+                and not retried
+            ):
+                if stream:
+                    await _read_quietly(response)
+                fresh = await session.refresh_after_401(token)
+                if fresh is not None and fresh != token:
+                    token, retried = fresh, True
+                    continue
+            if not response.is_success:
+                if stream:
+                    await _read_quietly(response)
+                raise error_for_response(self.name, response)
+            return response
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        files: Mapping[str, Path] | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        """Send one request and return the (fully read) 2xx response; raise a ClError otherwise.
+
+        ``files`` maps form field names to local files, streamed from disk with only the base
+        name as the file name. With ``authenticated`` the session's token is added, and a 401
+        triggers one refresh-and-retry.
+        """
+        return await self._send(
+            method,
+            path,
+            data=data,
+            params=params,
+            files=files,
+            headers=headers,
+            authenticated=authenticated,
+            stream=False,
+        )
+
+    async def upload(
+        self,
+        path: str,
+        file: Path,
+        *,
+        data: Mapping[str, str] | None = None,
+        field_name: str = "file",
+    ) -> httpx.Response:
+        """``POST`` a multipart form: ``file`` streamed from disk (base name only) plus ``data``."""
+        return await self.request("POST", path, data=data, files={field_name: file})
+
+    async def download(self, path: str, dest: Path) -> Path:
+        """Stream ``GET path`` into ``dest``; nothing is left behind when it fails midway.
+
+        The body goes to a hidden temp file in ``dest``'s folder, which is renamed to ``dest`` only
+        after the last byte arrived (and the length matched ``Content-Length``).
+        """
+        import httpx
+
+        folder = dest.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        response = await self._send(
+            "GET",
+            path,
+            data=None,
+            params=None,
+            files=None,
+            headers=None,
+            authenticated=True,
+            stream=True,
+        )
+        tmp = folder / f".{dest.name}.{secrets.token_hex(4)}.part"
+        try:
+            # O_EXCL: never follow or reuse something already at the temp name; 0o666 & umask.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as fh:
+                received = 0
+                try:
+                    async for chunk in response.aiter_bytes(_CHUNK):
+                        fh.write(chunk)
+                        received += len(chunk)
+                except httpx.TransportError as exc:
+                    raise self._interrupted(path, exc) from None
+                expected = response.headers.get("content-length")
+                encoded = "content-encoding" in response.headers
+                if expected and expected.isdigit() and not encoded and int(expected) != received:
+                    raise ServiceUnreachableError(
+                        f"download of {path} from the {self.name} service was cut short "
+                        f"({received} of {expected} bytes)",
+                        url=self.base_url + path,
+                    )
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        finally:
+            await response.aclose()
+        return dest
+
+    def _interrupted(self, path: str, exc: BaseException) -> TransportError:
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException):
+            return RequestTimeoutError(
+                f"download of {path} from the {self.name} service stalled "
+                f"(no data for {self.timeout:g} s)",
+                url=self.base_url + path,
+            )
+        return ServiceUnreachableError(
+            f"download of {path} from the {self.name} service was interrupted ({_reason(exc)})",
+            url=self.base_url + path,
+        )

@@ -1,0 +1,166 @@
+"""A test plugin for the ``cl`` tests, so they need no compute plugin to be installed.
+
+It adds ``cl echo-test run`` (the task ``cli_echo``, run by :func:`echo_executor`, which tests
+register on the local server: it upper-cases the input into ``output/echo.txt``, also writes
+``output/extra.txt``, reports progress 25/50/75 and fails on input starting with "fail") and
+``cl echo-test md5`` (the local server's built-in ``hash`` task with ``algorithm=md5``). Both are
+built on ``run_task`` like every real task command.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cl_local_server.executors import TaskContext
+
+MODULE = "cl_echo_test_plugin"
+
+SOURCE = '''
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cl_client.cli import (
+    Output, files_argument, jobs_option, json_option, output_option, run_task, timeout_option,
+    watch_option,
+)
+from cl_client.hookspecs import hookimpl
+from cl_client.tasks import TaskClient, TaskResult
+
+IN_FLIGHT = 0
+MAX_IN_FLIGHT = 0
+
+
+@hookimpl
+def cl_register_commands(register):
+    register("echo-test", "cl_echo_test_plugin:app", help="Echo files through the server.")
+
+
+@hookimpl
+def cl_register_task_clients(register):
+    register("cli_echo", "cl_echo_test_plugin:EchoClient")
+
+
+app = typer.Typer(help="Echo files through the server.")
+
+
+@dataclass(kw_only=True)
+class EchoResult(TaskResult):
+    text: str
+
+
+class EchoClient(TaskClient[EchoResult]):
+    task_type = "cli_echo"
+
+    async def collect(self, job, dest=None):
+        text = (await self.compute.read_bytes(job.job_id, "output/echo.txt")).decode()
+        result = EchoResult(job=job, text=text)
+        if dest is not None:
+            saved = await self.compute.download(job.job_id, "output/echo.txt", dest)
+            result.downloaded.append(saved)
+        return result
+
+
+class EchoManyClient(EchoClient):
+    multi_file = True
+
+    async def collect(self, job, dest=None):
+        result = await super().collect(job, None)
+        if dest is not None:
+            for name in ("output/echo.txt", "output/extra.txt"):
+                result.downloaded.append(await self.compute.download(job.job_id, name, dest))
+        return result
+
+
+class AbsentClient(EchoClient):
+    task_type = "clip_embedding"  # a task the test servers have no worker for
+
+
+class Md5Client(TaskClient[EchoResult]):
+    task_type = "hash"
+
+    async def collect(self, job, dest=None):
+        data = await self.compute.read_json(job.job_id, "output/hash.json")
+        return EchoResult(job=job, text=str(data["hash_value"]))
+
+
+def render(result: EchoResult, out: Output) -> None:
+    out.result(f"echo: {result.text}")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    files: Annotated[list[Path], files_argument()],
+    watch: Annotated[bool, watch_option()] = False,
+    output: Annotated[Path | None, output_option()] = None,
+    timeout: Annotated[float, timeout_option(20)] = 20,
+    json_output: Annotated[bool, json_option()] = False,
+    jobs: Annotated[int, jobs_option()] = 3,
+    many: bool = False,
+    absent: bool = False,
+    delay: float = 0.0,
+) -> None:
+    """Echo each FILE in upper case."""
+    global IN_FLIGHT, MAX_IN_FLIGHT
+    IN_FLIGHT = MAX_IN_FLIGHT = 0
+
+    async def submit(client, file):
+        global IN_FLIGHT, MAX_IN_FLIGHT
+        IN_FLIGHT += 1
+        MAX_IN_FLIGHT = max(MAX_IN_FLIGHT, IN_FLIGHT)
+        try:
+            return await client.submit_form(file, {"delay": delay})
+        finally:
+            IN_FLIGHT -= 1
+
+    factory = AbsentClient if absent else EchoManyClient if many else EchoClient
+    run_task(ctx, factory, files, submit, render, watch=watch, output=output, timeout=timeout,
+             json_output=json_output, jobs=jobs)
+
+
+@app.command()
+def md5(
+    ctx: typer.Context,
+    files: Annotated[list[Path], files_argument()],
+    json_output: Annotated[bool, json_option()] = False,
+) -> None:
+    """The MD5 of each FILE, computed by the server's hash task."""
+
+    async def submit(client, file):
+        return await client.submit_form(file, {"algorithm": "md5"})
+
+    run_task(ctx, Md5Client, files, submit, render, watch=False, output=None, timeout=30,
+             json_output=json_output, jobs=3)
+'''
+
+
+def install(site: Path) -> Path:
+    """Install the plugin (module + dist-info with its entry point) into ``site``."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{MODULE}.py").write_text(SOURCE)
+    info = site / "cl_echo_test-1.0.0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cl-echo-test\nVersion: 1.0.0\n\n")
+    (info / "entry_points.txt").write_text(f"[cl.plugins]\necho-test = {MODULE}\n")
+    return site
+
+
+def echo_executor(ctx: TaskContext) -> dict[str, object]:
+    text = ctx.input_path.read_text()
+    if text.startswith("fail"):
+        raise ValueError("asked to fail")
+    for step in (25, 50, 75):
+        ctx.progress(step)
+        time.sleep(float(str(ctx.params.get("delay", 0))) / 3)
+    ctx.output_path.mkdir(parents=True, exist_ok=True)
+    (ctx.output_path / "echo.txt").write_text(text.upper())
+    (ctx.output_path / "extra.txt").write_text("extra")
+    return {"length": len(text)}

@@ -1,0 +1,118 @@
+"""Library side: MD5 fingerprints of files through the server's existing ``hash`` task.
+
+A third-party plugin needs no server change to present an existing task its own way: it subclasses
+the core's :class:`~cl_client.tasks.TaskClient`, sends the task's form fields, and reads the task's
+real result file (``params.output_path``, here ``output/hash.json``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cl_client.errors import ClError, JobFailedError, JobTimeoutError, MalformedResponseError
+from cl_client.models import Job, JobCreated
+from cl_client.tasks import TaskClient, TaskResult, check_int_range
+
+#: Where the hash task writes its result when ``params.output_path`` is missing (PROTOCOL §5.6).
+HASH_FILE = "output/hash.json"
+#: Hex digits shown as the short fingerprint (48 bits: ample to tell files apart by eye).
+SHORT_DIGITS = 12
+
+
+@dataclass(kw_only=True)
+class Fingerprint(TaskResult):
+    """The MD5 of one uploaded file, as the server computed it."""
+
+    md5: str
+    media_type: str | None = None
+
+    @property
+    def short(self) -> str:
+        """The first 12 hex digits in groups of four, e.g. ``9e10-7d9d-372b``."""
+        head = self.md5[:SHORT_DIGITS]
+        return "-".join(head[i : i + 4] for i in range(0, len(head), 4))
+
+
+class FingerprintClient(TaskClient[Fingerprint]):
+    task_type = "hash"
+
+    async def submit(self, file: Path, *, priority: int = 5) -> JobCreated:
+        return await self.submit_form(file, {"algorithm": "md5"}, priority=priority)
+
+    async def fingerprint(
+        self,
+        file: Path,
+        *,
+        priority: int = 5,
+        timeout: float | None = 30.0,  # noqa: ASYNC109 - the job's deadline, not an I/O timeout
+    ) -> Fingerprint:
+        created = await self.submit(file, priority=priority)
+        return await self.wait_result(created.job_id, timeout=timeout)
+
+    async def collect(self, job: Job, dest: Path | None = None) -> Fingerprint:
+        path = job.output_path or HASH_FILE
+        data = await self.compute.read_json(job.job_id, path)
+        digest = data.get("hash_value")
+        algorithm = data.get("algorithm")
+        if not isinstance(digest, str) or algorithm != "md5":
+            raise MalformedResponseError(
+                f"job {job.job_id}: {path} holds no md5 hash_value (algorithm {algorithm!r})"
+            )
+        media_type = data.get("media_type")
+        downloaded = [await self.compute.download(job.job_id, path, dest)] if dest else []
+        return Fingerprint(
+            job=job,
+            downloaded=downloaded,
+            md5=digest,
+            media_type=media_type if isinstance(media_type, str) else None,
+        )
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """One input file and either its fingerprint or why its job did not give one."""
+
+    path: Path
+    fingerprint: Fingerprint | None = None
+    error: ClError | None = None
+
+
+async def fingerprint_files(
+    client: FingerprintClient,
+    files: Sequence[Path],
+    *,
+    jobs: int = 3,
+    timeout: float | None = 30.0,  # noqa: ASYNC109 - each job's deadline
+    priority: int = 5,
+) -> list[FileOutcome]:
+    """Fingerprint every file, at most ``jobs`` uploads at a time, in the order given.
+
+    A job that fails or times out is reported in its outcome and the others go on; anything else
+    (no login, server unreachable) concerns every file and is raised.
+    """
+    check_int_range("jobs", jobs, 1, None)
+    uploads = asyncio.Semaphore(jobs)
+
+    async def one(path: Path) -> FileOutcome:
+        try:
+            # Only uploads are bounded: small servers struggle with many at once, not with waits.
+            async with uploads:
+                created = await client.submit(path, priority=priority)
+            result = await client.wait_result(created.job_id, timeout=timeout)
+        except (JobFailedError, JobTimeoutError) as exc:
+            return FileOutcome(path, error=exc)
+        return FileOutcome(path, fingerprint=result)
+
+    return list(await asyncio.gather(*(one(path) for path in files)))
+
+
+def duplicate_groups(outcomes: Sequence[FileOutcome]) -> list[list[FileOutcome]]:
+    """Files with identical content, groups of two or more, in order of first appearance."""
+    groups: dict[str, list[FileOutcome]] = {}
+    for outcome in outcomes:
+        if outcome.fingerprint is not None:
+            groups.setdefault(outcome.fingerprint.md5, []).append(outcome)
+    return [group for group in groups.values() if len(group) > 1]

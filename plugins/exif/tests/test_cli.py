@@ -1,0 +1,103 @@
+"""``cl exif extract`` and the ExifClient end to end against the local server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from cl_client.client import Client
+from cl_client.config import Overrides
+from cl_plugin_exif.client import ExifClient, ExifResult
+from typer.testing import Result
+
+if TYPE_CHECKING:
+    from cl_local_server.server import LocalServer
+
+REPO = Path(__file__).resolve().parents[3]
+MEDIA = REPO.parent / "shared" / "media"
+ASTRONAUT = MEDIA / "astronaut.jpg"
+CHELSEA = MEDIA / "chelsea.png"
+
+RunCl = Callable[..., Result]
+
+pytestmark = pytest.mark.timeout(60)
+
+# 28°31'26"N 80°39'3"W
+LATITUDE = 28 + 31 / 60 + 26 / 3600
+LONGITUDE = -(80 + 39 / 60 + 3 / 3600)
+
+
+def _json(result: Result):  # JSON of any shape, indexed freely by the tests
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_astronaut_camera_date_and_position(cl: RunCl) -> None:
+    result = cl("exif", "extract", str(ASTRONAUT))
+    assert result.exit_code == 0, result.output
+    rows = dict(line.split(None, 1) for line in result.stdout.splitlines()[2:] if " " in line)
+    assert result.stdout.splitlines()[0] == "astronaut.jpg"
+    assert rows["Make"].strip() == "NASA"
+    assert rows["Model"].strip() == "Hasselblad 500EL"
+    assert rows["Date"].split() == ["taken", "1998:10:29", "14:30:00"]
+    assert rows["GPS"].strip() == "28.523889, -80.650833 (28°31'26\"N 80°39'3\"W)"
+
+
+def test_json_result_has_the_typed_fields(cl: RunCl) -> None:
+    doc = _json(cl("exif", "extract", str(ASTRONAUT), "--json"))
+    assert doc["status"] == "completed"
+    fields = doc["result"]
+    assert fields["make"] == "NASA"
+    assert fields["model"] == "Hasselblad 500EL"
+    assert fields["date_time_original"] == "1998:10:29 14:30:00"
+    assert fields["gps_latitude"] == pytest.approx(LATITUDE, abs=1e-4)
+    assert fields["gps_longitude"] == pytest.approx(LONGITUDE, abs=1e-4)
+    assert fields["raw_metadata"]["Make"] == "NASA"
+
+
+def test_tag_filter_is_sent_and_shown(cl: RunCl) -> None:
+    result = cl("exif", "extract", str(ASTRONAUT), "--tag", "Make,Model", "--tag", "Flash")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [
+        "field  value",
+        "Make   NASA",
+        "Model  Hasselblad 500EL",
+        "Flash  —",
+    ]
+
+
+def test_output_saves_the_metadata_file(cl: RunCl, tmp_path: Path) -> None:
+    target = tmp_path / "meta.json"
+    doc = _json(cl("exif", "extract", str(ASTRONAUT), "-o", str(target), "--json"))
+    assert doc["downloaded"] == [str(target)]
+    saved = json.loads(target.read_text())
+    assert saved["make"] == "NASA"
+    assert saved["date_time_original"] == "1998:10:29 14:30:00"
+    assert saved["raw_metadata"]["Model"] == "Hasselblad 500EL"
+
+
+def test_two_images_give_an_array(cl: RunCl) -> None:
+    docs = _json(cl("exif", "extract", str(ASTRONAUT), str(CHELSEA), "--json"))
+    assert [d["result"]["make"] for d in docs] == ["NASA", None]
+    assert docs[1]["result"]["gps_latitude"] is None
+
+
+def test_library_client_extracts(server: LocalServer, isolated: Path) -> None:
+    env = server.client_env()
+    overrides = Overrides(
+        compute_url=env["CL_COMPUTE_URL"], mqtt_url=env["CL_MQTT_URL"], no_auth=True
+    )
+
+    async def go() -> ExifResult:
+        async with Client(overrides=overrides) as client:
+            return await ExifClient(client.compute).extract(ASTRONAUT, tags=["Make", "Model"])
+
+    result = asyncio.run(go())
+    assert result.make == "NASA"
+    assert result.model == "Hasselblad 500EL"
+    assert result.requested_tags == ["Make", "Model"]
+    assert set(result.raw_metadata) == {"Make", "Model"}

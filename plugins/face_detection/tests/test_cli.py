@@ -1,0 +1,132 @@
+"""``cl face-detection detect`` end to end against the local server and the shared media."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import Result
+
+REPO = Path(__file__).resolve().parents[3]
+MEDIA = REPO.parent / "shared" / "media"
+ASTRONAUT = MEDIA / "astronaut.jpg"
+CHELSEA = MEDIA / "chelsea.png"
+
+RunCl = Callable[..., Result]
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def test_one_face_in_the_astronaut(cl: RunCl) -> None:
+    result = cl("face-detection", "detect", str(ASTRONAUT))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "astronaut.jpg: 1 face (512×512)"
+    assert lines[1].split() == ["#", "box", "(px)", "size", "confidence", "crop"]
+    row = lines[2].split()
+    assert row[0] == "0"
+    assert 0.7 <= float(row[-2]) <= 1.0  # confidence above the default threshold
+    assert row[-1] == "faces/face_0.png"  # not saved: the crop's place on the server
+    assert len(lines) == 3
+
+
+def test_no_face_in_the_cat(cl: RunCl) -> None:
+    result = cl("face-detection", "detect", str(CHELSEA))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ["chelsea.png: 0 faces (451×300)", "faces: none found"]
+
+
+def test_output_saves_the_json_and_every_crop(cl: RunCl, tmp_path: Path) -> None:
+    out = tmp_path / "faces-out"
+    document = json.loads(
+        _ok(cl("face-detection", "detect", str(ASTRONAUT), "-o", str(out), "--json")).stdout
+    )
+    assert document["status"] == "completed"
+    face_json = out / "face_detection.json"
+    crop = out / "faces" / "face_0.png"
+    assert document["downloaded"] == [str(face_json), str(crop)]
+    saved = json.loads(face_json.read_text())
+    assert saved["num_faces"] == 1
+    assert saved["faces"][0]["file_path"] == "faces/face_0.png"
+    with Image.open(crop) as image:
+        assert image.format == "PNG"
+        assert image.size == (112, 112)
+    parsed = document["result"]
+    assert parsed["num_faces"] == 1
+    assert parsed["faces"][0]["crop_path"] == str(crop)
+    box = parsed["faces"][0]["bbox"]
+    assert 0.0 <= box["x1"] < box["x2"] <= 1.0
+    assert 0.0 <= box["y1"] < box["y2"] <= 1.0
+
+
+def test_human_output_names_the_saved_crop(cl: RunCl, tmp_path: Path) -> None:
+    result = cl("face-detection", "detect", str(ASTRONAUT), "--output", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert str(tmp_path / "faces" / "face_0.png") in result.stdout
+    assert f"saved: {tmp_path / 'face_detection.json'}" in result.stdout
+
+
+def test_several_files_give_an_array_and_a_folder_per_input(cl: RunCl, tmp_path: Path) -> None:
+    out = tmp_path / "many"
+    documents = json.loads(
+        _ok(
+            cl("face-detection", "detect", str(ASTRONAUT), str(CHELSEA), "-o", str(out), "--json")
+        ).stdout
+    )
+    assert [d["result"]["num_faces"] for d in documents] == [1, 0]
+    assert (out / "astronaut" / "faces" / "face_0.png").is_file()
+    assert (out / "chelsea" / "face_detection.json").is_file()
+    assert not (out / "chelsea" / "faces").exists()
+
+
+def test_thresholds_are_sent_to_the_server(cl: RunCl) -> None:
+    document = json.loads(
+        _ok(
+            cl(
+                "face-detection",
+                "detect",
+                str(ASTRONAUT),
+                "--confidence-threshold",
+                "0.25",
+                "--nms-threshold",
+                "0.5",
+                "--priority",
+                "7",
+                "--json",
+            )
+        ).stdout
+    )
+    assert document["params"]["confidence_threshold"] == 0.25
+    assert document["params"]["nms_threshold"] == 0.5
+    assert document["priority"] == 7
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--confidence-threshold", "1.5", "confidence_threshold must be between 0.0 and 1.0"),
+        ("--nms-threshold", "-0.2", "nms_threshold must be between 0.0 and 1.0"),
+    ],
+)
+def test_a_threshold_out_of_range_is_a_one_line_usage_error(
+    cl: RunCl, option: str, value: str, message: str
+) -> None:
+    result = cl("face-detection", "detect", str(ASTRONAUT), option, value)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: {message}, got {float(value)}"]
+    assert result.stdout == ""
+
+
+def test_a_missing_file_is_a_one_line_usage_error(cl: RunCl, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jpg"
+    result = cl("face-detection", "detect", str(missing))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: file not found: {missing}"]

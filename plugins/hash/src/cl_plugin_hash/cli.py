@@ -1,0 +1,86 @@
+"""``cl hash compute``: content hashes of media files, computed by the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cl_client.cli import (
+    DEFAULT_JOBS,
+    DEFAULT_PRIORITY,
+    files_argument,
+    get_output,
+    jobs_option,
+    json_option,
+    output_option,
+    priority_option,
+    run_task,
+    timeout_option,
+    watch_option,
+)
+
+DEFAULT_TIMEOUT = 30.0
+
+app = typer.Typer(
+    help="Content hashes of media files (SHA-512 of the decoded media, or MD5 of the file).",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def compute(
+    ctx: typer.Context,
+    files: Annotated[list[Path], files_argument()],
+    algorithm: Annotated[
+        str,
+        typer.Option(
+            "--algorithm",
+            "-a",
+            help=(
+                "sha512: of the decoded pixels (images), key frames (videos) or bytes (other "
+                "files); md5: of the file bytes."
+            ),
+            metavar="sha512|md5",
+        ),
+    ] = "sha512",
+    priority: Annotated[int, priority_option()] = DEFAULT_PRIORITY,
+    watch: Annotated[bool, watch_option()] = False,
+    output: Annotated[Path | None, output_option()] = None,
+    timeout: Annotated[float, timeout_option(DEFAULT_TIMEOUT)] = DEFAULT_TIMEOUT,
+    json_output: Annotated[bool, json_option()] = False,
+    jobs: Annotated[int, jobs_option()] = DEFAULT_JOBS,
+) -> None:
+    """Hash each FILE on the server and print the hash and what was hashed.
+
+    With --output, the server's hash.json is saved too (a folder for several files).
+    """
+    from cl_client.errors import InvalidInputError
+    from cl_client.models import JobCreated
+    from cl_client.tasks import TaskClient
+
+    from cl_plugin_hash.client import HashClient, HashResult, validate_algorithm
+    from cl_plugin_hash.render import render_hash
+
+    try:
+        chosen = validate_algorithm(algorithm)
+    except InvalidInputError as exc:
+        get_output(ctx).error(exc.message)
+        raise typer.Exit(exc.exit_code) from None
+
+    async def submit(client: TaskClient[HashResult], file: Path) -> JobCreated:
+        assert isinstance(client, HashClient)
+        return await client.submit(file, algorithm=chosen, priority=priority)
+
+    run_task(
+        ctx,
+        HashClient,
+        files,
+        submit,
+        render_hash,
+        watch=watch,
+        output=output,
+        timeout=timeout,
+        json_output=json_output,
+        jobs=jobs,
+    )

@@ -1,0 +1,188 @@
+"""``cl hls-streaming generate-manifest`` and the client end to end against the local server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from cl_client.client import Client
+from cl_client.config import Overrides
+from cl_plugin_hls_streaming.client import HlsResult, HlsStreamingClient, HlsVariant
+from cl_plugin_hls_streaming.playlist import parse_master_playlist, parse_media_playlist
+from typer.testing import CliRunner, Result
+
+if TYPE_CHECKING:
+    from cl_local_server.executors import TaskContext
+    from cl_local_server.server import LocalServer
+
+REPO = Path(__file__).resolve().parents[3]
+MEDIA = REPO.parent / "shared" / "media"
+VIDEO = MEDIA / "astronaut.mp4"
+IMAGE = MEDIA / "astronaut.jpg"
+
+RunCl = Callable[..., Result]
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _json(result: Result):  # JSON of any shape, indexed freely by the tests
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _check_playable(folder: Path) -> int:
+    """Every playlist the saved master names exists and parses, and so does every segment they
+    name (a TS packet starts with the sync byte 0x47). Returns the number of segments."""
+    variants = parse_master_playlist((folder / "adaptive.m3u8").read_text())
+    assert variants
+    segments = 0
+    for variant in variants:
+        media = parse_media_playlist((folder / variant.uri).read_text())
+        assert media.ended
+        assert media.segments
+        for name in media.segments:
+            data = (folder / name).read_bytes()
+            assert data[:1] == b"\x47" and len(data) % 188 == 0
+            segments += 1
+    return segments
+
+
+def test_default_variants_on_the_server(cl: RunCl) -> None:
+    result = cl("hls-streaming", "generate-manifest", str(VIDEO))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["astronaut.mp4", "master playlist: output/adaptive.m3u8 (on server)"]
+    assert lines[2] == "variants:        2"
+    rows = [line.split() for line in lines[5:]]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("adaptive-720p-3500.m3u8", "1280×720"),
+        ("adaptive-480p-1500.m3u8", "854×480"),
+    ]
+    # 4 s of video in 2-second segments
+    assert all(r[-1] == "s" and float(r[-2]) == pytest.approx(4.0, abs=0.2) for r in rows)
+    assert lines[3] == f"segments:        {sum(int(r[-3]) for r in rows)}"
+
+
+def test_output_folder_is_playable(cl: RunCl, tmp_path: Path) -> None:
+    folder = tmp_path / "stream"
+    doc = _json(
+        cl(
+            "hls-streaming",
+            "generate-manifest",
+            str(VIDEO),
+            "-V",
+            "360:800",
+            "--variant",
+            "240p:400k",
+            "--include-original",
+            "-o",
+            str(folder),
+            "--json",
+        )
+    )
+    assert doc["params"]["variants"] == [
+        {"resolution": 360, "bitrate": 800},
+        {"resolution": 240, "bitrate": 400},
+    ]
+    assert doc["params"]["include_original"] is True
+    segments = _check_playable(folder)
+    assert segments == doc["result"]["total_segments"] == doc["task_output"]["total_segments"]
+    assert [s["playlist"] for s in doc["result"]["streams"]] == [
+        "output/adaptive-360p-800.m3u8",
+        "output/adaptive-240p-400.m3u8",
+        "output/adaptive-orig.m3u8",
+    ]
+    saved = sorted(Path(p).relative_to(folder).as_posix() for p in doc["downloaded"])
+    assert saved == sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    assert doc["result"]["master_path"] == str(folder / "adaptive.m3u8")
+
+
+def test_two_videos_each_in_its_own_folder(cl: RunCl, tmp_path: Path) -> None:
+    copy = tmp_path / "second.mp4"
+    copy.write_bytes(VIDEO.read_bytes())
+    out = tmp_path / "out"
+    result = cl(
+        "hls-streaming", "generate-manifest", str(VIDEO), str(copy), "-V", "240:300", "-o", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert _check_playable(out / "astronaut") > 0
+    assert _check_playable(out / "second") > 0
+    assert f"{copy}:" in result.stdout
+
+
+def test_an_image_has_no_video_stream(cl: RunCl) -> None:
+    result = cl("hls-streaming", "generate-manifest", str(IMAGE), "-V", "240")
+    assert result.exit_code == 1
+    assert "(hls_streaming) ended in error" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_library_client(server: LocalServer, isolated: Path, tmp_path: Path) -> None:
+    env = server.client_env()
+    overrides = Overrides(
+        compute_url=env["CL_COMPUTE_URL"], mqtt_url=env["CL_MQTT_URL"], no_auth=True
+    )
+
+    async def go() -> tuple[HlsResult, HlsResult]:
+        async with Client(overrides=overrides) as client:
+            hls = HlsStreamingClient(client.compute)
+            read = await hls.generate_manifest(VIDEO, variants=[HlsVariant(240, 300)])
+            saved = await hls.generate_manifest(
+                VIDEO, variants=[HlsVariant(240, 300)], dest=tmp_path / "lib"
+            )
+            return read, saved
+
+    read, saved = asyncio.run(go())
+    assert [s.resolution for s in read.streams] == [(426, 240)]
+    assert read.folder is None and read.downloaded == []
+    assert saved.master_path == tmp_path / "lib" / "adaptive.m3u8"
+    assert _check_playable(tmp_path / "lib") == saved.total_segments == read.total_segments
+
+
+# --- a server whose playlist names files outside the output folder ---------------------------
+
+
+def _hostile_hls(ctx: TaskContext) -> dict[str, object]:
+    out = ctx.output_path
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "adaptive.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nv.m3u8\n")
+    (out / "v.m3u8").write_text(
+        "#EXTM3U\n#EXTINF:2,\nok-000.ts\n#EXTINF:2,\n../input/astronaut.mp4\n#EXT-X-ENDLIST\n"
+    )
+    (out / "ok-000.ts").write_bytes(b"\x47" * 188)
+    return {"master_playlist": str(out / "adaptive.m3u8"), "variants_generated": 1}
+
+
+@pytest.fixture
+def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    from cl_local_server.pytest_plugin import ServerFactory
+
+    factory = ServerFactory(tmp_path_factory.mktemp("hostile-hls"))
+    try:
+        yield factory.start(auth_mode="none", executors={"hls_streaming": _hostile_hls})
+    finally:
+        factory.close()
+
+
+def test_playlist_names_outside_output_are_refused(
+    hostile_server: LocalServer, isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cl_client.cli.app import app
+
+    for name, value in hostile_server.client_env().items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["hls-streaming", "generate-manifest", str(VIDEO), "-o", str(out)]
+    )
+    assert result.exit_code == 5
+    assert result.stderr == (
+        "error: output/v.m3u8 names '../input/astronaut.mp4', which is outside output/ "
+        "— refusing to fetch it\n"
+    )
+    # Nothing was written outside the folder, and no segment was fetched before the check.
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["adaptive.m3u8", "out", "v.m3u8"]

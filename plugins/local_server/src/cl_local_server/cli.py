@@ -1,0 +1,160 @@
+"""``cl server …`` and ``cl-local-server …``: run, inspect and reset the local server.
+
+Only Typer is imported at module level; the server itself is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+app = typer.Typer(
+    name="server",
+    help="A local CL-compatible server: auth + compute + MQTT broker + workers in one process.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Keys, databases and job files. Default: the user data folder of cl-local-server.",
+        envvar="CL_SERVER_DATA_DIR",
+    ),
+]
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        return data_dir.expanduser()
+    from cl_local_server.config import default_data_dir
+
+    return default_data_dir()
+
+
+@app.command()
+def run(
+    data_dir: DataDirOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port_auth: Annotated[
+        int, typer.Option("--port-auth", help="Auth service port (0 = any free).")
+    ] = 8000,
+    port_compute: Annotated[
+        int, typer.Option("--port-compute", help="Compute service port (0 = any free).")
+    ] = 8002,
+    port_mqtt: Annotated[
+        int, typer.Option("--port-mqtt", help="Embedded MQTT broker port (0 = any free).")
+    ] = 1883,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt-url",
+            help="Use this external broker (mqtt://host:port) instead of the embedded one.",
+        ),
+    ] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Compute never asks for tokens (like --no-auth upstream)."),
+    ] = False,
+    guest_mode: Annotated[
+        bool,
+        typer.Option(
+            "--guest-mode",
+            help="Start a fresh server in guest mode"
+            " (tokens optional until an admin turns it off).",
+        ),
+    ] = False,
+    admin_username: Annotated[
+        str, typer.Option(help="Bootstrap admin, created on first start.")
+    ] = "admin",
+    admin_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CL_SERVER_ADMIN_PASSWORD",
+            help="Password of the bootstrap admin (better given through the environment). "
+            "Default: generated and printed once.",
+            show_default=False,
+        ),
+    ] = None,
+    token_expire_minutes: Annotated[float, typer.Option(help="Lifetime of issued tokens.")] = 30.0,
+    workers: Annotated[int, typer.Option(help="Jobs run at the same time.")] = 2,
+    heartbeat_seconds: Annotated[float, typer.Option(help="Worker capability heartbeat.")] = 10.0,
+    poll_interval: Annotated[float, typer.Option(help="Seconds between queue polls.")] = 0.1,
+    compat: Annotated[
+        str,
+        typer.Option(
+            help="'current' publishes every job change; 'legacy' reproduces the January-2026"
+            " server "
+            "(no progress or error events, capability payloads keyed 'id')."
+        ),
+    ] = "current",
+) -> None:
+    """Run the server in the foreground until Ctrl+C."""
+    from cl_local_server.config import COMPATS, ServerConfig
+    from cl_local_server.server import run_forever
+
+    if compat not in COMPATS:
+        raise typer.BadParameter(f"must be one of {', '.join(COMPATS)}", param_hint="--compat")
+    compat_value: Literal["current", "legacy"] = "legacy" if compat == "legacy" else "current"
+    try:
+        config = ServerConfig(
+            host=host,
+            auth_port=port_auth,
+            compute_port=port_compute,
+            mqtt_port=port_mqtt,
+            mqtt_url=mqtt_url,
+            data_dir=_data_dir(data_dir),
+            auth_mode="none" if no_auth else "jwt",
+            guest_mode=guest_mode,
+            admin_username=admin_username,
+            admin_password=admin_password,
+            token_expire_minutes=token_expire_minutes,
+            workers=workers,
+            heartbeat_seconds=heartbeat_seconds,
+            poll_interval=poll_interval,
+            compat=compat_value,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        code = run_forever(config)
+    except OSError as exc:
+        typer.echo(f"cannot start the server: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
+
+
+@app.command()
+def info(data_dir: DataDirOption = None) -> None:
+    """Show where the server keeps its data and what is there."""
+    folder = _data_dir(data_dir)
+    keys = folder / "keys" / "public_key.pem"
+    jobs = folder / "compute" / "jobs"
+    job_count = sum(1 for p in jobs.iterdir() if p.is_dir()) if jobs.is_dir() else 0
+    typer.echo(f"data dir:   {folder}{'' if folder.exists() else ' (not created yet)'}")
+    typer.echo(f"public key: {keys if keys.exists() else '(none yet)'}")
+    typer.echo(f"job dirs:   {job_count}")
+
+
+@app.command()
+def reset(
+    data_dir: DataDirOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete all server data: keys (every issued token stops working), users and jobs."""
+    folder = _data_dir(data_dir)
+    if not folder.exists():
+        typer.echo(f"nothing to delete: {folder} does not exist")
+        return
+    if not yes:
+        typer.confirm(f"Delete {folder} and everything in it?", abort=True)
+    shutil.rmtree(folder)
+    typer.echo(f"deleted {folder}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,210 @@
+"""Task executors: what a worker runs for each task type, and a registry users and tests can extend.
+
+An executor is a plain function ``(TaskContext) -> dict`` that reads ``ctx.input_path``, writes its
+result files under ``ctx.job_dir`` and returns the job's ``task_output``. Raising marks the job
+``error`` with the exception text. Executors run in a thread pool, so they may block.
+
+The three embedding tasks (``clip_embedding``, ``dino_embedding``, ``face_embedding``) have no
+built-in executor: their model weights are not shipped. Until one is registered they are absent from
+``/capabilities`` and from the workers' capability messages, and their jobs stay ``queued``, which
+is what a real server without such a worker does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+#: The nine task types of the protocol.
+TASK_TYPES: tuple[str, ...] = (
+    "clip_embedding",
+    "dino_embedding",
+    "exif",
+    "face_detection",
+    "face_embedding",
+    "hash",
+    "hls_streaming",
+    "image_conversion",
+    "media_thumbnail",
+)
+
+#: Tasks that need model weights this package cannot ship; no built-in executor on purpose.
+MODEL_TASK_TYPES: tuple[str, ...] = ("clip_embedding", "dino_embedding", "face_embedding")
+
+
+class ProcessStoppedError(RuntimeError):
+    """The server is stopping; no new child processes are started."""
+
+
+class ProcessTracker:
+    """Runs child processes (ffmpeg, exiftool) so that stopping the server can kill them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopped = False
+
+    def popen(
+        self,
+        args: Sequence[str],
+        *,
+        stdout: int | IO[bytes] | None = subprocess.PIPE,
+        stderr: int | IO[bytes] | None = subprocess.PIPE,
+    ) -> subprocess.Popen[bytes]:
+        """Start a tracked child; call :meth:`release` when done with it."""
+        with self._lock:
+            if self._stopped:
+                raise ProcessStoppedError("server is stopping")
+            proc = subprocess.Popen(
+                list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+            )
+            self._running.add(proc)
+        return proc
+
+    def release(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+    def run(self, args: Sequence[str], *, timeout: float | None = None) -> tuple[int, bytes, bytes]:
+        """Run to completion; returns ``(returncode, stdout, stderr)``."""
+        proc = self.popen(args)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        finally:
+            self.release(proc)
+        return proc.returncode, out, err
+
+    def kill_all(self) -> None:
+        with self._lock:
+            self._stopped = True
+            procs = list(self._running)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return sum(1 for p in self._running if p.poll() is None)
+
+
+def _no_progress(_percent: int) -> None:
+    return None
+
+
+@dataclass
+class TaskContext:
+    """What an executor gets for one job. Paths are absolute."""
+
+    job_id: str
+    task_type: str
+    job_dir: Path
+    input_path: Path
+    #: Where ``params.output_path`` points (a directory for ``hls_streaming``).
+    output_path: Path
+    params: dict[str, object]
+    progress_callback: Callable[[int], None] = field(default=_no_progress, repr=False)
+    processes: ProcessTracker = field(default_factory=ProcessTracker, repr=False)
+
+    def progress(self, percent: int) -> None:
+        """Report progress; capped at 99 (100 is set on completion) and published as an event."""
+        self.progress_callback(max(0, min(99, int(percent))))
+
+
+Executor = Callable[[TaskContext], dict[str, object]]
+
+
+class ExecutorRegistry:
+    """Task type → executor. Thread-safe; listeners hear about every change (workers
+    re-advertise)."""
+
+    def __init__(self, executors: dict[str, Executor] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._executors: dict[str, Executor] = dict(executors or {})
+        self._listeners: list[Callable[[], None]] = []
+
+    def register(self, task_type: str, executor: Executor) -> None:
+        if not task_type or "/" in task_type:
+            raise ValueError(f"invalid task type {task_type!r}")
+        with self._lock:
+            self._executors[task_type] = executor
+        self._changed()
+
+    def unregister(self, task_type: str) -> None:
+        with self._lock:
+            removed = self._executors.pop(task_type, None)
+        if removed is not None:
+            self._changed()
+
+    def get(self, task_type: str) -> Executor | None:
+        with self._lock:
+            return self._executors.get(task_type)
+
+    def task_types(self) -> list[str]:
+        with self._lock:
+            return sorted(self._executors)
+
+    def __contains__(self, task_type: object) -> bool:
+        with self._lock:
+            return task_type in self._executors
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
+def builtin_executors() -> dict[str, Executor]:
+    """The executors this package runs for real (everything except the embedding tasks)."""
+    from cl_local_server.executors.exif import run_exif
+    from cl_local_server.executors.faces import run_face_detection
+    from cl_local_server.executors.hashing import run_hash
+    from cl_local_server.executors.hls import run_hls_streaming
+    from cl_local_server.executors.images import run_image_conversion, run_media_thumbnail
+
+    return {
+        "exif": run_exif,
+        "face_detection": run_face_detection,
+        "hash": run_hash,
+        "hls_streaming": run_hls_streaming,
+        "image_conversion": run_image_conversion,
+        "media_thumbnail": run_media_thumbnail,
+    }
+
+
+def default_registry() -> ExecutorRegistry:
+    return ExecutorRegistry(builtin_executors())
+
+
+__all__ = [
+    "MODEL_TASK_TYPES",
+    "TASK_TYPES",
+    "Executor",
+    "ExecutorRegistry",
+    "ProcessStoppedError",
+    "ProcessTracker",
+    "TaskContext",
+    "builtin_executors",
+    "default_registry",
+]

@@ -1,0 +1,95 @@
+"""``cl`` plugin hooks: the ``cl server`` commands, the built-in ``local`` profile and its launcher.
+
+Loaded for every ``cl`` invocation (even ``cl --help``), so it imports nothing heavy: the server is
+imported only when a command actually runs under a profile with ``launcher = "local-server"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cl_client.hookspecs import RegisterCommand, RegisterProfile, hookimpl
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from cl_client.config import Settings
+
+LAUNCHER = "local-server"
+PROFILE_NAME = "local"
+#: Overrides where the ``local`` profile's embedded server keeps its data.
+DATA_DIR_ENV = "CL_LOCAL_SERVER_DATA_DIR"
+#: How long a command's exit waits for the jobs it left queued or running to finish.
+DRAIN_SECONDS = 30.0
+
+
+@hookimpl
+def cl_register_commands(register: RegisterCommand) -> None:
+    register(
+        "server",
+        "cl_local_server.cli:app",
+        help="Run a local CL-compatible server (auth, compute, MQTT broker, workers).",
+    )
+
+
+@hookimpl
+def cl_register_profiles(register: RegisterProfile) -> None:
+    from cl_client.config import Profile
+
+    register(PROFILE_NAME, Profile(auth_mode="none", launcher=LAUNCHER))
+
+
+def embedded_data_dir() -> Path:
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    from cl_local_server.config import default_data_dir
+
+    return default_data_dir() / "embedded"
+
+
+@contextlib.contextmanager
+def _serve(settings: Settings) -> Generator[Settings]:
+    from cl_local_server.config import ServerConfig
+    from cl_local_server.server import LocalServer
+
+    config = ServerConfig(
+        auth_port=0,
+        compute_port=0,
+        mqtt_port=0,
+        data_dir=embedded_data_dir(),
+        auth_mode="none",
+        events_topic=settings.events_topic,
+        workers_topic_prefix=settings.workers_topic,
+    )
+    server = LocalServer(config)
+    server.start()
+    info = server.info
+    # stdout carries the command's results; status goes to stderr.
+    print(f"cl: local server at {info.compute_url} (data in {info.data_dir})", file=sys.stderr)
+    try:
+        yield dataclasses.replace(
+            settings,
+            auth_url=info.auth_url,
+            compute_url=info.compute_url,
+            mqtt_url=info.mqtt_url,
+            auth_mode="none",
+        )
+        # Let jobs submitted without waiting finish, so a later `cl -p local job get ID` sees them
+        # done; anything still pending is resumed by the next command's server.
+        server.wait_idle(DRAIN_SECONDS)
+    finally:
+        server.stop()
+
+
+@hookimpl
+def cl_launch(launcher: str, settings: Settings) -> AbstractContextManager[Settings] | None:
+    if launcher != LAUNCHER:
+        return None
+    return _serve(settings)

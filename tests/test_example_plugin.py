@@ -1,0 +1,166 @@
+"""The example third-party plugin, installed the way its users would install it.
+
+A fresh virtual environment gets the core, the local server and ``examples/cl-plugin-example`` from
+their folders (built as wheels, not editable, and none of the workspace's other plugins), so the
+example can only work through what it declares and the core's public API. Installs come from uv's
+cache when it has everything (no network), else from the package index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from cl_local_server.server import LocalServer
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "cl-plugin-example"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _uv() -> str:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is needed to build a fresh environment (scripts/_uv.sh installs it)")
+    return uv
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new environment with cl-client, cl-local-server, cl-plugin-example and pytest."""
+    uv = _uv()
+    home = tmp_path_factory.mktemp("example-plugin")
+    venv = home / "venv"
+    # Run uv from the temporary folder, so the workspace's own uv settings play no part.
+    subprocess.run(
+        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=home, check=True
+    )
+    install = [
+        uv,
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        str(venv / "bin" / "python"),
+        str(REPO / "core"),
+        str(REPO / "plugins" / "local_server"),
+        str(EXAMPLE),
+        "pytest>=8",
+        "pytest-timeout>=2.3",
+    ]
+    offline = subprocess.run([*install, "--offline"], cwd=home, capture_output=True, check=False)
+    if offline.returncode != 0:  # something is not in uv's cache yet: fetch it
+        subprocess.run(install, cwd=home, check=True)
+    return venv
+
+
+def _env(venv: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CL_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["CL_CONFIG_DIR"] = str(venv.parent / "config")
+    env["CL_STATE_DIR"] = str(venv.parent / "state")
+    env.update(extra or {})
+    return env
+
+
+def _cl(
+    venv: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(venv / "bin" / "cl"), *args],
+        capture_output=True,
+        text=True,
+        env=_env(venv, env),
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cl_plugins_lists_the_example_and_nothing_else(venv: Path) -> None:
+    listed = _cl(venv, "plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    plugins = {entry["distribution"]: entry for entry in json.loads(listed.stdout)}
+    assert set(plugins) == {"cl-local-server", "cl-plugin-example"}
+    example = plugins["cl-plugin-example"]
+    assert example["commands"] == ["example"]
+    assert example["version"] == "0.1.0"
+    assert example["error"] is None
+
+
+def test_cl_help_shows_the_example_command(venv: Path) -> None:
+    shown = _cl(venv, "--help")
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.split() for line in shown.stdout.splitlines()]
+    assert any(words[:2] == ["example", "Example"] for words in lines), shown.stdout
+    sub = _cl(venv, "example", "fingerprint", "--help")
+    assert sub.returncode == 0, sub.stderr
+    assert "--jobs" in sub.stdout
+    assert "--timeout" in sub.stdout
+
+
+def test_fingerprint_end_to_end_against_a_local_server(
+    venv: Path, cl_server: LocalServer, tmp_path: Path
+) -> None:
+    original = tmp_path / "original.dat"
+    original.write_bytes(b"example plugin payload\n" * 100)
+    duplicate = tmp_path / "duplicate.dat"
+    duplicate.write_bytes(original.read_bytes())
+    other = tmp_path / "other.dat"
+    other.write_bytes(b"something else\n")
+
+    result = _cl(
+        venv,
+        "example",
+        "fingerprint",
+        str(original),
+        str(duplicate),
+        str(other),
+        "--json",
+        env=cl_server.client_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    expected = {
+        str(path): hashlib.md5(path.read_bytes()).hexdigest()  # noqa: S324 - the server's md5
+        for path in (original, duplicate, other)
+    }
+    assert {entry["file"]: entry["md5"] for entry in report["files"]} == expected
+    assert report["duplicates"] == [[str(original), str(duplicate)]]
+
+    human = _cl(
+        venv, "example", "fingerprint", str(original), str(duplicate), env=cl_server.client_env()
+    )
+    assert human.returncode == 0, human.stderr
+    md5 = expected[str(original)]
+    assert f"{md5[:4]}-{md5[4:8]}-{md5[8:12]}  2" in human.stdout
+
+
+def test_the_examples_own_tests_pass_in_that_environment(venv: Path) -> None:
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        env=_env(venv),
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary
+    assert "failed" not in summary
+    assert "error" not in summary

@@ -1,0 +1,78 @@
+"""A plugin appears in `cl` when its distribution is installed and vanishes cleanly when removed.
+
+Builds a fresh virtual environment holding only the core and one plugin, so nothing else in the
+workspace can make the test pass by accident.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _uv() -> str:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is needed to build a fresh environment (scripts/_uv.sh installs it)")
+    return uv
+
+
+def _cl(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
+    env["CL_CONFIG_DIR"] = str(venv / "config")
+    env["CL_STATE_DIR"] = str(venv / "state")
+    return subprocess.run(
+        [str(venv / "bin" / "cl"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_plugin_appears_when_installed_and_vanishes_when_uninstalled(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    uv = _uv()
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    install = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+    subprocess.run(
+        [*install, "-e", str(REPO / "core"), "-e", str(REPO / "plugins" / "hash")], check=True
+    )
+
+    with_hash = _cl(venv, "--help")
+    assert with_hash.returncode == 0, with_hash.stderr
+    assert "hash" in with_hash.stdout
+    assert "exif" not in with_hash.stdout  # only what is installed shows up
+    listed = _cl(venv, "plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "cl-plugin-hash" in json.dumps(json.loads(listed.stdout))
+
+    subprocess.run(
+        [
+            uv,
+            "pip",
+            "uninstall",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "cl-plugin-hash",
+        ],
+        check=True,
+    )
+    without = _cl(venv, "--help")
+    assert without.returncode == 0, without.stderr
+    assert "Warning" not in without.stderr and "warning" not in without.stderr
+    gone = _cl(venv, "hash", "--help")
+    assert gone.returncode == 2
+    listed_after = _cl(venv, "plugins", "--json")
+    assert "cl-plugin-hash" not in listed_after.stdout
