@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -36,6 +37,7 @@ from cl_client.models import (
     JsonObject,
     StorageSize,
 )
+from cl_client.tasks import check_input_file
 from cl_client.transport import ServiceTransport, check_relative_path, decode, encode_path
 
 if TYPE_CHECKING:
@@ -115,7 +117,7 @@ class ComputeClient:
     async def submit(
         self,
         task_type: str,
-        file: Path,
+        file: str | os.PathLike[str],
         form: Mapping[str, FormValue] | None = None,
         *,
         priority: int = 5,
@@ -127,12 +129,13 @@ class ComputeClient:
         The MQTT subscription is set up first, so no event of the new job is missed.
         """
         _check_segment("task type", task_type)
+        path = check_input_file(file)
         if check_capability:
             await self.require_worker(task_type)
         await self._mqtt_ready()
         data = {key: form_value(value) for key, value in (form or {}).items()}
         data["priority"] = form_value(priority)
-        response = await self.transport.upload(f"/jobs/{task_type}", file, data=data)
+        response = await self.transport.upload(f"/jobs/{task_type}", path, data=data)
         return decode(response, JobCreated, service="compute")
 
     async def get_job(self, job_id: str) -> Job:

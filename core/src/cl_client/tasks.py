@@ -90,7 +90,8 @@ class TaskClient(ABC, Generic[R]):
         if job.failed:
             raise JobFailedError(
                 f"job {job.job_id} ({job.task_type}) failed: {job.error_message or 'no message'}",
-                job_id=job.job_id, error_message=job.error_message,
+                job_id=job.job_id,
+                error_message=job.error_message,
             )
         return await self.collect(job, dest)
 

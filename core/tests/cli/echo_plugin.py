@@ -112,16 +112,16 @@ def run(
     global IN_FLIGHT, MAX_IN_FLIGHT
     IN_FLIGHT = MAX_IN_FLIGHT = 0
 
-    async def submit(client, file):
+    factory = AbsentClient if absent else EchoManyClient if many else EchoClient
+
+    async def submit(compute, file):
         global IN_FLIGHT, MAX_IN_FLIGHT
         IN_FLIGHT += 1
         MAX_IN_FLIGHT = max(MAX_IN_FLIGHT, IN_FLIGHT)
         try:
-            return await client.submit_form(file, {"delay": delay})
+            return await factory(compute).submit_form(file, {"delay": delay})
         finally:
             IN_FLIGHT -= 1
-
-    factory = AbsentClient if absent else EchoManyClient if many else EchoClient
     run_task(ctx, factory, files, submit, render, watch=watch, output=output, timeout=timeout,
              json_output=json_output, jobs=jobs)
 
@@ -134,8 +134,8 @@ def md5(
 ) -> None:
     """The MD5 of each FILE, computed by the server's hash task."""
 
-    async def submit(client, file):
-        return await client.submit_form(file, {"algorithm": "md5"})
+    async def submit(compute, file):
+        return await Md5Client(compute).submit_form(file, {"algorithm": "md5"})
 
     run_task(ctx, Md5Client, files, submit, render, watch=False, output=None, timeout=30,
              json_output=json_output, jobs=3)

@@ -16,8 +16,14 @@ A plugin's ``cli.py`` builds a Typer app from these::
         from cl_plugin_hash.client import HashClient
         from cl_plugin_hash.render import render
 
-        run_task(ctx, HashClient, files, lambda c, f: c.submit(f, priority=priority), render,
-                 watch=watch, output=output, timeout=timeout, json_output=json_output, jobs=jobs)
+        run_task(
+            ctx,
+            HashClient,  # builds the client that collects each finished job's result
+            files,
+            lambda compute, path: HashClient(compute).submit(path, priority=priority),
+            render,
+            watch=watch, output=output, timeout=timeout, json_output=json_output, jobs=jobs,
+        )
 
 This module is imported by ``cl <plugin> --help``: it imports only Typer and the standard library.
 The client, httpx, MQTT and Rich are imported when a command runs.
@@ -200,7 +206,7 @@ def run_task(
     ctx: typer.Context,
     client_factory: Callable[[ComputeClient], TaskClient[R]],
     files: Sequence[Path],
-    submit: Callable[[TaskClient[R], Path], Awaitable[JobCreated]],
+    submit: Callable[[ComputeClient, Path], Awaitable[JobCreated]],
     render: Callable[[R, Output], None],
     *,
     watch: bool,

@@ -193,7 +193,7 @@ def run_task_command(
     ctx: typer.Context,
     client_factory: Callable[[ComputeClient], TaskClient[R]],
     files: Sequence[Path],
-    submit: Callable[[TaskClient[R], Path], Awaitable[JobCreated]],
+    submit: Callable[[ComputeClient, Path], Awaitable[JobCreated]],
     render: Callable[[R, Output], None],
     *,
     watch: bool,
@@ -243,7 +243,7 @@ def run_task_command(
 
                     try:
                         async with uploads:
-                            created = await submit(task_client, outcome.path)
+                            created = await submit(client.compute, outcome.path)
                         outcome.job_id = created.job_id
                         out.debug(f"{outcome.path}: submitted as job {created.job_id}")
                         display.submitted(i, created.job_id)

@@ -59,11 +59,11 @@ def extract(
 
     With --output, the server's exif_metadata.json (every raw tag) is saved too.
     """
+    from cl_client.compute import ComputeClient
     from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
-    from cl_client.tasks import TaskClient
 
-    from cl_plugin_exif.client import ExifClient, ExifResult, validate_tags
+    from cl_plugin_exif.client import ExifClient, validate_tags
     from cl_plugin_exif.render import render_exif
 
     try:
@@ -74,9 +74,8 @@ def extract(
         get_output(ctx).error(exc.message)
         raise typer.Exit(exc.exit_code) from None
 
-    async def submit(client: TaskClient[ExifResult], file: Path) -> JobCreated:
-        assert isinstance(client, ExifClient)
-        return await client.submit(file, tags=names, priority=priority)
+    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
+        return await ExifClient(compute).submit(file, tags=names, priority=priority)
 
     run_task(
         ctx,

@@ -7,7 +7,7 @@ are imported when the command runs, so ``cl --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from cl_client.cli import (
@@ -72,8 +72,7 @@ def detect(
         ctx,
         FaceDetectionClient,
         files,
-        # run_task hands back the FaceDetectionClient it built, typed as TaskClient[R].
-        lambda client, path: cast(FaceDetectionClient, client).submit(
+        lambda compute, path: FaceDetectionClient(compute).submit(
             path,
             confidence_threshold=confidence_threshold,
             nms_threshold=nms_threshold,

@@ -7,7 +7,7 @@ are imported when the command runs, so ``cl --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from cl_client.cli import (
@@ -54,8 +54,7 @@ def embed(
         ctx,
         FaceEmbeddingClient,
         files,
-        # run_task hands back the FaceEmbeddingClient it built, typed as TaskClient[R].
-        lambda client, path: cast(FaceEmbeddingClient, client).submit(
+        lambda compute, path: FaceEmbeddingClient(compute).submit(
             path, normalize=normalize, priority=priority
         ),
         render_embedding,

@@ -55,11 +55,11 @@ def compute(
 
     With --output, the server's hash.json is saved too (a folder for several files).
     """
+    from cl_client.compute import ComputeClient
     from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
-    from cl_client.tasks import TaskClient
 
-    from cl_plugin_hash.client import HashClient, HashResult, validate_algorithm
+    from cl_plugin_hash.client import HashClient, validate_algorithm
     from cl_plugin_hash.render import render_hash
 
     try:
@@ -68,9 +68,8 @@ def compute(
         get_output(ctx).error(exc.message)
         raise typer.Exit(exc.exit_code) from None
 
-    async def submit(client: TaskClient[HashResult], file: Path) -> JobCreated:
-        assert isinstance(client, HashClient)
-        return await client.submit(file, algorithm=chosen, priority=priority)
+    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
+        return await HashClient(compute).submit(file, algorithm=chosen, priority=priority)
 
     run_task(
         ctx,

@@ -64,12 +64,11 @@ def generate_manifest(
     With --output FOLDER the master playlist (adaptive.m3u8), every variant playlist and every
     segment are saved there, ready for a player (one sub-folder per input for several).
     """
+    from cl_client.compute import ComputeClient
     from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
-    from cl_client.tasks import TaskClient
 
     from cl_plugin_hls_streaming.client import (
-        HlsResult,
         HlsStreamingClient,
         HlsVariant,
         parse_variant,
@@ -85,9 +84,8 @@ def generate_manifest(
         get_output(ctx).error(exc.message)
         raise typer.Exit(exc.exit_code) from None
 
-    async def submit(client: TaskClient[HlsResult], file: Path) -> JobCreated:
-        assert isinstance(client, HlsStreamingClient)
-        return await client.submit(
+    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
+        return await HlsStreamingClient(compute).submit(
             file, variants=chosen, include_original=include_original, priority=priority
         )
 

@@ -64,12 +64,11 @@ def convert(
     With --output, the converted image is saved (a file or folder for one input, a folder for
     several); without it, it stays on the server (`cl download JOB_ID PATH`).
     """
+    from cl_client.compute import ComputeClient
     from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
-    from cl_client.tasks import TaskClient
 
     from cl_plugin_image_conversion.client import (
-        ConversionResult,
         ImageConversionClient,
         validate_format,
         validate_quality,
@@ -85,9 +84,10 @@ def convert(
         get_output(ctx).error(exc.message)
         raise typer.Exit(exc.exit_code) from None
 
-    async def submit(client: TaskClient[ConversionResult], file: Path) -> JobCreated:
-        assert isinstance(client, ImageConversionClient)
-        return await client.submit(file, format=chosen, quality=quality, priority=priority)
+    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
+        return await ImageConversionClient(compute).submit(
+            file, format=chosen, quality=quality, priority=priority
+        )
 
     run_task(
         ctx,

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final, Literal, cast
 
 from cl_client.errors import MalformedResponseError
+from cl_client.imagesize import image_info, read_image_info
 from cl_client.models import Job, JobCreated, JsonObject
 from cl_client.tasks import (
     ProgressCallback,
@@ -28,8 +29,6 @@ from cl_client.tasks import (
     check_choice,
     check_int_range,
 )
-
-from cl_plugin_image_conversion.imagesize import image_info, read_image_info
 
 ImageFormat = Literal["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"]
 #: The output formats the server accepts.

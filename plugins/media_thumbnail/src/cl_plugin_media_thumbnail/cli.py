@@ -71,13 +71,12 @@ def generate(
     Thumbnails are never larger than the original. With --output the JPEG is saved (a file or
     folder for one input, a folder for several).
     """
+    from cl_client.compute import ComputeClient
     from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
-    from cl_client.tasks import TaskClient
 
     from cl_plugin_media_thumbnail.client import (
         MediaThumbnailClient,
-        ThumbnailResult,
         validate_box,
     )
     from cl_plugin_media_thumbnail.render import render_thumbnail
@@ -88,9 +87,8 @@ def generate(
         get_output(ctx).error(exc.message)
         raise typer.Exit(exc.exit_code) from None
 
-    async def submit(client: TaskClient[ThumbnailResult], file: Path) -> JobCreated:
-        assert isinstance(client, MediaThumbnailClient)
-        return await client.submit(
+    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
+        return await MediaThumbnailClient(compute).submit(
             file,
             width=width,
             height=height,

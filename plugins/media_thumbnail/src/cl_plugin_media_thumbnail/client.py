@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
 
+from cl_client.imagesize import image_info, read_image_info
 from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult, check_int_range
-
-from cl_plugin_media_thumbnail.imagesize import image_info, read_image_info
 
 #: Where the worker writes the thumbnail when the job record does not say (it always does).
 RESULT_FILE: Final = "output/thumbnail.jpg"

@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 import pytest
-from cl_plugin_media_thumbnail.imagesize import ImageInfo, image_info, read_image_info
+from cl_client.imagesize import ImageInfo, image_info, read_image_info
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 MEDIA = REPO.parent / "shared" / "media"
 
 CASES: list[tuple[str, dict[str, object], str]] = [
