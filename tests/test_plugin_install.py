@@ -76,3 +76,40 @@ def test_plugin_appears_when_installed_and_vanishes_when_uninstalled(tmp_path: P
     assert gone.returncode == 2
     listed_after = _cl(venv, "plugins", "--json")
     assert "cl-plugin-hash" not in listed_after.stdout
+
+
+PLUGINS = {
+    # command group -> (distribution, task type or None)
+    "clip-embedding": ("cl-plugin-clip-embedding", "clip_embedding"),
+    "dino-embedding": ("cl-plugin-dino-embedding", "dino_embedding"),
+    "exif": ("cl-plugin-exif", "exif"),
+    "face-detection": ("cl-plugin-face-detection", "face_detection"),
+    "face-embedding": ("cl-plugin-face-embedding", "face_embedding"),
+    "hash": ("cl-plugin-hash", "hash"),
+    "hls-streaming": ("cl-plugin-hls-streaming", "hls_streaming"),
+    "image-conversion": ("cl-plugin-image-conversion", "image_conversion"),
+    "media-thumbnail": ("cl-plugin-media-thumbnail", "media_thumbnail"),
+    "user": ("cl-plugin-user-admin", None),
+    "server": ("cl-local-server", None),
+}
+
+
+def test_every_workspace_plugin_is_listed_with_its_commands_and_task_client() -> None:
+    """In an environment with every plugin installed (tox env `cross`), each shows up in
+    `cl --help` and in `cl plugins --json` with its command and task client, and none failed."""
+    from cl_client.cli.app import app
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    helped = runner.invoke(app, ["--help"])
+    assert helped.exit_code == 0, helped.output
+    listed = runner.invoke(app, ["plugins", "--json"])
+    assert listed.exit_code == 0, listed.output
+    infos = {info["distribution"]: info for info in json.loads(listed.stdout)}
+    for command, (distribution, task_type) in PLUGINS.items():
+        assert f"  {command} " in helped.stdout, command
+        info = infos[distribution]
+        assert info["error"] is None, info
+        assert command in info["commands"]
+        if task_type is not None:
+            assert task_type in info["task_clients"]

@@ -29,7 +29,7 @@ from cl_client.errors import (
 from cl_client.transport import ServiceTransport
 from corelib_support import AuthServerRoutes, FakeClock, TinyServer, TokenMint
 
-pytestmark = [pytest.mark.usefixtures("isolated_env"), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.usefixtures("cl_isolated"), pytest.mark.timeout(60)]
 
 T = TypeVar("T")
 MakeServer = Callable[[Callable[..., object]], TinyServer]

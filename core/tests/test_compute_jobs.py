@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from cl_local_server.pytest_plugin import BrokerKind, ServerFactory
     from cl_local_server.server import LocalServer
 
-pytestmark = [pytest.mark.usefixtures("isolated_env"), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.usefixtures("cl_isolated"), pytest.mark.timeout(90)]
 
 T = TypeVar("T")
 ASTRONAUT = MEDIA / "astronaut.jpg"

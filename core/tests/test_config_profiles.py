@@ -21,7 +21,7 @@ from cl_client.config import (
 )
 from cl_client.errors import ConfigError
 
-pytestmark = [pytest.mark.usefixtures("isolated_env"), pytest.mark.timeout(30)]
+pytestmark = [pytest.mark.usefixtures("cl_isolated"), pytest.mark.timeout(30)]
 
 
 def store_with(tmp_path: Path, text: str) -> ConfigStore:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 from cl_client.client import Client
 from cl_client.config import ConfigStore, resolve_settings
-from cl_client.errors import InvalidInputError, JobFailedError
+from cl_client.errors import InvalidInputError, JobFailedError, MalformedResponseError
 from cl_client.models import Health, Job, JobProgress
 from cl_client.tasks import (
     TaskClient,
@@ -23,13 +23,14 @@ from cl_client.tasks import (
     check_float_range,
     check_input_file,
     check_int_range,
+    load_json_file,
 )
 from corelib_support import MEDIA
 
 if TYPE_CHECKING:
     from cl_local_server.server import LocalServer
 
-pytestmark = [pytest.mark.usefixtures("isolated_env"), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.usefixtures("cl_isolated"), pytest.mark.timeout(60)]
 
 T = TypeVar("T")
 
@@ -49,11 +50,9 @@ class HashClient(TaskClient[HashResult]):
     async def collect(self, job: Job, dest: Path | None = None) -> HashResult:
         path = job.output_path
         assert path is not None
-        data = await self.compute.read_json(job.job_id, path)
-        result = HashResult(job=job, hash_value=str(data["hash_value"]))
-        if dest is not None:
-            result.downloaded.append(await self.compute.download(job.job_id, path, dest))
-        return result
+        data, saved = await self.fetch_json(job, path, dest)
+        downloaded = [] if saved is None else [saved]
+        return HashResult(job=job, downloaded=downloaded, hash_value=str(data["hash_value"]))
 
 
 class ConversionClient(TaskClient[TaskResult]):
@@ -87,6 +86,37 @@ def test_a_task_client_submits_waits_and_collects(cl_server: LocalServer, tmp_pa
     assert out["status"] == "completed" and out["downloaded"] == [str(tmp_path / "hash.json")]
     assert json.loads((tmp_path / "hash.json").read_text())["algorithm"] == "md5"
     assert "downloaded" not in TaskResult(job=result.job).to_json()
+
+
+def test_without_a_destination_the_result_is_read_in_memory(
+    cl_server: LocalServer, tmp_path: Path
+) -> None:
+    image = MEDIA / "coffee.jpg"
+
+    async def scenario() -> HashResult:
+        async with client_for(cl_server, tmp_path) as client:
+            hashes = HashClient(client.compute)
+            created = await hashes.submit_form(image, {"algorithm": "md5"})
+            return await hashes.wait_result(created.job_id, timeout=30)
+
+    result = run(scenario())
+    assert result.hash_value == hashlib.md5(image.read_bytes()).hexdigest()  # noqa: S324
+    assert result.downloaded == []
+    assert not (tmp_path / "hash.json").exists()
+    assert result.input_name == "coffee.jpg"
+    assert TaskResult(job=Job(job_id="j9", task_type="hash", status="queued")).input_name == "j9"
+
+
+def test_a_saved_result_file_must_hold_a_json_object(tmp_path: Path) -> None:
+    good, listed, broken = tmp_path / "good.json", tmp_path / "list.json", tmp_path / "bad.json"
+    good.write_text('{"hash_value": "ab"}')
+    listed.write_text("[1, 2]")
+    broken.write_text("{")
+    assert load_json_file(good) == {"hash_value": "ab"}
+    with pytest.raises(MalformedResponseError, match=r"list\.json does not hold a JSON object"):
+        load_json_file(listed)
+    with pytest.raises(MalformedResponseError, match=r"bad\.json is not valid JSON \("):
+        load_json_file(broken)
 
 
 def test_a_failed_job_raises_job_failed(cl_server: LocalServer, tmp_path: Path) -> None:

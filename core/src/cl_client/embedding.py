@@ -2,7 +2,8 @@
 
 ``clip_embedding``, ``dino_embedding`` and ``face_embedding`` all take one file and a ``normalize``
 flag and write a 1-D ``float32`` NumPy array to ``params.output_path``. Each embedding plugin
-subclasses :class:`EmbeddingClient` with its task name and result type.
+subclasses :class:`EmbeddingClient` with its task name and result type; its command comes from
+:func:`cl_client.cli.embedding.embedding_app`.
 
 The ``.npy`` format is a short text header followed by the raw array bytes, so it is read here in
 pure Python: the core does not need NumPy. With NumPy installed, ``numpy.asarray(result.values)`` or
@@ -17,11 +18,14 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Self, TypeVar, cast
 
 from cl_client.errors import InvalidInputError, MalformedResponseError
 from cl_client.models import Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult
+
+if TYPE_CHECKING:
+    from cl_client.cli.output import Output
 
 __all__ = [
     "EmbeddingClient",
@@ -30,6 +34,7 @@ __all__ = [
     "embedding_summary",
     "parse_npy",
     "read_npy",
+    "render_embedding",
 ]
 
 _MAGIC: Final = b"\x93NUMPY"
@@ -177,12 +182,6 @@ class EmbeddingResult(TaskResult):
             saved_path=saved_path,
         )
 
-    @property
-    def input_name(self) -> str:
-        """The uploaded file's name, from ``params.input_path``."""
-        value = self.job.params.get("input_path")
-        return Path(value).name if isinstance(value, str) else self.job.job_id
-
     def summary(self) -> JsonObject:
         """The vector described without its values (what ``--json`` adds as ``result``)."""
         return {
@@ -193,6 +192,10 @@ class EmbeddingResult(TaskResult):
             "normalized": self.normalized,
             "file_path": self.file_path,
         }
+
+    def extra_rows(self) -> list[tuple[str, object]]:
+        """Rows a subclass adds to :func:`embedding_summary`, before the saved file: none here."""
+        return []
 
     def to_json(self) -> JsonObject:
         out = super().to_json()
@@ -210,7 +213,8 @@ def _normalized_flag(job: Job) -> bool | None:
 
 
 def embedding_summary(result: EmbeddingResult) -> list[tuple[str, object]]:
-    """The rows a command prints for an embedding: dimension, norm, dtype, shape, saved file."""
+    """The rows a command prints for an embedding: dimension, norm, dtype, shape, the result's
+    :meth:`~EmbeddingResult.extra_rows` and the saved file."""
     rows: list[tuple[str, object]] = [
         ("dimension", result.dimension),
         ("norm", f"{result.norm:.6f}"),
@@ -219,8 +223,14 @@ def embedding_summary(result: EmbeddingResult) -> list[tuple[str, object]]:
     ]
     if result.normalized is not None:
         rows.append(("normalized", "yes" if result.normalized else "no"))
+    rows.extend(result.extra_rows())
     rows.extend(("saved", str(path)) for path in result.downloaded)
     return rows
+
+
+def render_embedding(result: EmbeddingResult, output: Output) -> None:
+    """One block per file, titled with its name: the rows of :func:`embedding_summary`."""
+    output.key_values(embedding_summary(result), title=result.input_name)
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -268,12 +278,9 @@ class EmbeddingClient(TaskClient[E]):
 
     async def collect(self, job: Job, dest: Path | None = None) -> E:
         file_path = self.result_file(job)
-        if dest is None:
-            data = await self.compute.read_bytes(job.job_id, file_path)
-            return self.result_type.from_array(job, parse_npy(data), file_path=file_path)
-        saved = await self.compute.download(job.job_id, file_path, dest)
+        data, saved = await self.fetch_bytes(job, file_path, dest)
         return self.result_type.from_array(
-            job, read_npy(saved), file_path=file_path, saved_path=saved
+            job, parse_npy(data), file_path=file_path, saved_path=saved
         )
 
     def result_file(self, job: Job) -> str:

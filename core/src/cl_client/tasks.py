@@ -3,20 +3,22 @@
 A plugin's library client subclasses :class:`TaskClient` for one task type: it validates its
 parameters before sending (raising :class:`~cl_client.errors.InvalidInputError`), submits through
 :meth:`TaskClient.submit_form`, and turns a completed job into a typed result by reading the job's
-real result files in :meth:`TaskClient.collect`.
+real result files in :meth:`TaskClient.collect` (through :meth:`TaskClient.fetch_json` or
+:meth:`TaskClient.fetch_bytes`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
 
-from cl_client.errors import InvalidInputError, JobFailedError
+from cl_client.errors import InvalidInputError, JobFailedError, MalformedResponseError
 from cl_client.models import FormValue, Job, JobCreated, JobProgress, JsonObject
 
 if TYPE_CHECKING:
@@ -31,6 +33,12 @@ class TaskResult:
 
     job: Job
     downloaded: list[Path] = field(default_factory=list[Path])
+
+    @property
+    def input_name(self) -> str:
+        """The uploaded file's name, from ``params.input_path`` (the job id when it has none)."""
+        value = self.job.params.get("input_path")
+        return Path(value).name if isinstance(value, str) else self.job.job_id
 
     def to_json(self) -> JsonObject:
         """What ``--json`` prints: the job record as the server returns it, plus ``downloaded`` when
@@ -73,6 +81,31 @@ class TaskClient(ABC, Generic[R]):
         ``multi_file`` results it is a directory. Record every saved path in ``downloaded``.
         """
 
+    async def fetch_bytes(
+        self, job: Job, file_path: str, dest: Path | None = None
+    ) -> tuple[bytes, Path | None]:
+        """The content of ``job``'s file ``file_path``, for :meth:`collect`. With ``dest`` the file
+        is saved there first (a file, or an existing folder to save into under the server's name)
+        and read from the saved copy; the saved path comes back with the content (None without
+        ``dest``)."""
+        if dest is None:
+            return await self.compute.read_bytes(job.job_id, file_path), None
+        saved = await self.compute.download(job.job_id, file_path, dest)
+        return saved.read_bytes(), saved
+
+    async def fetch_json(
+        self, job: Job, file_path: str, dest: Path | None = None
+    ) -> tuple[JsonObject, Path | None]:
+        """The JSON object in ``job``'s file ``file_path`` (e.g. ``output/hash.json``), for
+        :meth:`collect`. With ``dest`` the file is saved there first (a file, or an existing
+        folder to save into under the server's name) and read from the saved copy; the saved path
+        comes back with the object (None without ``dest``). MalformedResponseError if the file
+        does not hold a JSON object."""
+        if dest is None:
+            return await self.compute.read_json(job.job_id, file_path), None
+        saved = await self.compute.download(job.job_id, file_path, dest)
+        return load_json_file(saved), saved
+
     async def wait_result(
         self,
         job_id: str,
@@ -94,6 +127,17 @@ class TaskClient(ABC, Generic[R]):
                 error_message=job.error_message,
             )
         return await self.collect(job, dest)
+
+
+def load_json_file(path: Path) -> JsonObject:
+    """The JSON object in a local file; MalformedResponseError if it holds anything else."""
+    try:
+        data: object = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise MalformedResponseError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise MalformedResponseError(f"{path} does not hold a JSON object")
+    return cast(JsonObject, data)
 
 
 # --- validation helpers shared by every task client -----------------------------------------

@@ -6,41 +6,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
-from typer.testing import CliRunner, Result
+from cl_client.testing import ClRunner
 
 from . import echo_plugin
 
 if TYPE_CHECKING:
+    from cl_local_server.executors import Executor
+    from cl_local_server.pytest_plugin import ClAgainst, ServerFactory
     from cl_local_server.server import LocalServer
 
 REPO = Path(__file__).resolve().parents[3]
 MEDIA = REPO.parent / "shared" / "media"
 
-#: Every variable that changes what ``cl`` does; none may leak in from the outside.
-CL_VARS = (
-    "CL_PROFILE",
-    "CL_AUTH_URL",
-    "CL_COMPUTE_URL",
-    "CL_MQTT_URL",
-    "CL_USERNAME",
-    "CL_PASSWORD",
-    "CL_TOKEN",
-    "CL_NO_AUTH",
-    "CL_DISABLE_PLUGINS",
-    "CL_DISABLE_PLUGIN_AUTOLOAD",
-    "CL_STRICT_PLUGINS",
-    "NO_COLOR",
-    "PYTHONPATH",
-)
+RunCl = ClRunner
 
-RunCl = Callable[..., Result]
+#: The fields of a job record (PROTOCOL §4.4), all in every `--json` job document.
+JOB_FIELDS = frozenset(
+    {
+        "job_id",
+        "task_type",
+        "status",
+        "progress",
+        "params",
+        "task_output",
+        "error_message",
+        "priority",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "completed_at",
+    }
+)
 
 
 @dataclass
@@ -54,27 +57,18 @@ RunSub = Callable[..., Proc]
 
 
 @pytest.fixture
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No CL_* settings from outside; config, tokens and the embedded server's data in tmp."""
-    for name in CL_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CL_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("CL_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("CL_LOCAL_SERVER_DATA_DIR", str(tmp_path / "local-server"))
-    return tmp_path
+def isolated(cl_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``cl_isolated`` (no CL_* settings from outside, config and tokens in tmp), and no
+    PYTHONPATH from outside either; the embedded server's data in tmp too."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.setenv("CL_LOCAL_SERVER_DATA_DIR", str(cl_isolated / "local-server"))
+    return cl_isolated
 
 
 @pytest.fixture
-def cl(isolated: Path) -> RunCl:
+def cl(isolated: Path) -> ClRunner:
     """``cl(*args, input=None, env=None)``: the real ``cl`` app run in-process (CliRunner)."""
-    from cl_client.cli.app import app
-
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None, env: Mapping[str, str] | None = None) -> Result:
-        return runner.invoke(app, list(args), input=input, env=dict(env) if env else None)
-
-    return run
+    return ClRunner()
 
 
 def cl_command(python_args: Sequence[str] = ()) -> list[str]:
@@ -116,31 +110,24 @@ def cl_sub(isolated: Path) -> RunSub:
     return run
 
 
-def _start(
-    tmp_path_factory: pytest.TempPathFactory, name: str, **kwargs: object
-) -> Iterator[LocalServer]:
-    from cl_local_server.pytest_plugin import ServerFactory
-
-    factory = ServerFactory(tmp_path_factory.mktemp(name))
-    try:
-        yield factory.start(**kwargs)  # pyright: ignore[reportArgumentType]
-    finally:
-        factory.close()
+@pytest.fixture(scope="module")
+def cl_module_executors() -> Mapping[str, Executor | None]:
+    """The test servers run ``cli_echo`` besides the built-in executors (no embedding one)."""
+    return {"cli_echo": echo_plugin.echo_executor}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    """A no-auth server (built-in executors plus ``cli_echo``; no embedding executor), one per
-    test module."""
-    executors = {"cli_echo": echo_plugin.echo_executor}
-    yield from _start(tmp_path_factory, "cli-server", auth_mode="none", executors=executors)
+def server(cl_module_server: LocalServer) -> LocalServer:
+    """A no-auth server (built-in executors plus ``cli_echo``), one per test module."""
+    return cl_module_server
 
 
 @pytest.fixture(scope="module")
-def jwt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+def jwt_server(
+    cl_module_server_factory: ServerFactory, cl_module_executors: Mapping[str, Executor | None]
+) -> LocalServer:
     """A JWT server (guest mode off, admin ``admin`` / the fixture password), one per module."""
-    executors = {"cli_echo": echo_plugin.echo_executor}
-    yield from _start(tmp_path_factory, "cli-jwt-server", auth_mode="jwt", executors=executors)
+    return cl_module_server_factory.start(auth_mode="jwt", executors=cl_module_executors)
 
 
 @pytest.fixture(scope="session")
@@ -160,22 +147,12 @@ def echo(echo_site: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Mo
 
 
 @pytest.fixture
-def server_env(
-    server: LocalServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
+def server_env(server: LocalServer, isolated: Path, cl_against: ClAgainst) -> dict[str, str]:
     """Point ``cl`` (in-process and subprocesses) at the no-auth ``server``."""
-    env = server.client_env()
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
+    return cl_against(server).env
 
 
 @pytest.fixture
-def jwt_env(
-    jwt_server: LocalServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
+def jwt_env(jwt_server: LocalServer, isolated: Path, cl_against: ClAgainst) -> dict[str, str]:
     """Point ``cl`` at the JWT ``jwt_server`` (not logged in)."""
-    env = jwt_server.client_env()
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
+    return cl_against(jwt_server).env

@@ -5,6 +5,10 @@ register on the local server: it upper-cases the input into ``output/echo.txt``,
 ``output/extra.txt``, reports progress 25/50/75 and fails on input starting with "fail") and
 ``cl echo-test md5`` (the local server's built-in ``hash`` task with ``algorithm=md5``). Both are
 built on ``run_task`` like every real task command.
+
+``cl vector-test embed`` is the core's shared embedding command for :data:`VECTOR_TASK`, its client
+in a module of its own (:data:`VECTOR_MODULE`) as an embedding plugin's would be; tests give the
+server a stand-in executor for that task.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ if TYPE_CHECKING:
     from cl_local_server.executors import TaskContext
 
 MODULE = "cl_echo_test_plugin"
+VECTOR_MODULE = "cl_echo_test_vector"
+#: A task the server knows (its form and result path), that no built-in executor runs.
+VECTOR_TASK = "dino_embedding"
 
 SOURCE = '''
 from __future__ import annotations
@@ -31,6 +38,7 @@ from cl_client.cli import (
     Output, files_argument, jobs_option, json_option, output_option, run_task, timeout_option,
     watch_option,
 )
+from cl_client.cli.embedding import embedding_app
 from cl_client.hookspecs import hookimpl
 from cl_client.tasks import TaskClient, TaskResult
 
@@ -41,6 +49,7 @@ MAX_IN_FLIGHT = 0
 @hookimpl
 def cl_register_commands(register):
     register("echo-test", "cl_echo_test_plugin:app", help="Echo files through the server.")
+    register("vector-test", "cl_echo_test_plugin:vector_app", help="Stand-in vectors of files.")
 
 
 @hookimpl
@@ -49,6 +58,9 @@ def cl_register_task_clients(register):
 
 
 app = typer.Typer(help="Echo files through the server.")
+vector_app = embedding_app(
+    "cl_echo_test_vector:VectorClient", help="Stand-in vectors of files.", watch_short=("-w",)
+)
 
 
 @dataclass(kw_only=True)
@@ -141,11 +153,29 @@ def md5(
              json_output=json_output, jobs=3)
 '''
 
+VECTOR_SOURCE = f'''
+from dataclasses import dataclass
+
+from cl_client.embedding import EmbeddingClient, EmbeddingResult
+
+
+@dataclass(kw_only=True)
+class VectorResult(EmbeddingResult):
+    pass
+
+
+class VectorClient(EmbeddingClient[VectorResult]):
+    task_type = "{VECTOR_TASK}"
+    default_file_path = "output/{VECTOR_TASK}.npy"
+    result_type = VectorResult
+'''
+
 
 def install(site: Path) -> Path:
-    """Install the plugin (module + dist-info with its entry point) into ``site``."""
+    """Install the plugin (modules + dist-info with its entry point) into ``site``."""
     site.mkdir(parents=True, exist_ok=True)
     (site / f"{MODULE}.py").write_text(SOURCE)
+    (site / f"{VECTOR_MODULE}.py").write_text(VECTOR_SOURCE)
     info = site / "cl_echo_test-1.0.0.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cl-echo-test\nVersion: 1.0.0\n\n")

@@ -11,28 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import MEDIA, RunCl, RunSub
+from .conftest import JOB_FIELDS, MEDIA, RunCl, RunSub
 
 if TYPE_CHECKING:
     from cl_client.models import FormValue
     from cl_local_server.server import LocalServer
 
 pytestmark = pytest.mark.timeout(90)
-
-JOB_FIELDS = {
-    "job_id",
-    "task_type",
-    "status",
-    "progress",
-    "params",
-    "task_output",
-    "error_message",
-    "priority",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "completed_at",
-}
 
 
 def submit(task_type: str, file: Path, form: dict[str, FormValue] | None = None) -> str:
@@ -91,6 +76,11 @@ def test_job_get_wait_download_delete(
         "downloaded": [str(target)],
     }
     assert target.read_bytes() == (dest / "hash.json").read_bytes()
+
+    new_folder = tmp_path / "new" / "folder"
+    slashed = cl("download", job_id, "output/hash.json", f"{new_folder}/")
+    assert slashed.exit_code == 0, slashed.output
+    assert (new_folder / "hash.json").read_bytes() == target.read_bytes()
 
     missing_file = cl("download", job_id, "output/nothing.bin", str(tmp_path))
     assert missing_file.exit_code == 4

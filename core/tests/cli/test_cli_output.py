@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cl_client.cli import Output
+from cl_client.cli import Output, format_bytes
 from cl_client.cli.progress import JobsDisplay
 from cl_client.models import JobProgress
 
@@ -122,3 +122,12 @@ def test_progress_is_drawn_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -
     with JobsDisplay(Output(no_color=True), ["a.jpg", "b.jpg"], watch=False) as display:
         display.finished(0, "completed")
     assert "2 jobs" in spinner.getvalue()
+
+
+def test_byte_counts() -> None:
+    assert format_bytes(0) == "0 B"
+    assert format_bytes(1023) == "1023 B"
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(5 * 1024 * 1024) == "5.0 MiB"
+    assert format_bytes(3 * 1024**3) == "3.0 GiB"
+    assert format_bytes(5 * 1024**4) == "5.0 TiB"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import MEDIA, RunCl, child_env, cl_command
+from .conftest import JOB_FIELDS, MEDIA, RunCl, child_env, cl_command
 
 if TYPE_CHECKING:
     pass
@@ -45,22 +45,6 @@ def _inputs(tmp_path: Path, *texts: str, names: tuple[str, ...] = ()) -> list[st
         path.write_text(text)
         paths.append(str(path))
     return paths
-
-
-JOB_FIELDS = {
-    "job_id",
-    "task_type",
-    "status",
-    "progress",
-    "params",
-    "task_output",
-    "error_message",
-    "priority",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "completed_at",
-}
 
 
 def test_one_file_human_and_json(cl: RunCl, echo: ModuleType, tmp_path: Path) -> None:

@@ -1,48 +1,23 @@
-"""``cl example fingerprint`` end to end against a local server (the ``cl_server`` fixture that
-``cl-local-server`` provides), plus the pure parts: short fingerprints and duplicate grouping."""
+"""``cl example fingerprint`` end to end against a local server (the ``cl_run`` and ``cl_against``
+fixtures that ``cl-local-server`` provides), plus the pure parts: short fingerprints and duplicate
+grouping."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from cl_client.models import Job
+from cl_client.testing import ClRunner
 from cl_plugin_example.client import FileOutcome, Fingerprint, duplicate_groups
-from typer.testing import CliRunner, Result
 
 if TYPE_CHECKING:
-    from cl_local_server.pytest_plugin import ServerFactory
-    from cl_local_server.server import LocalServer
+    from cl_local_server.pytest_plugin import ClAgainst, ServerFactory
 
 pytestmark = pytest.mark.timeout(60)
-
-RunCl = Callable[..., Result]
-
-
-def cl_against(server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCl:
-    """Run the real ``cl`` in-process against ``server``, with config and tokens in tmp_path."""
-    from cl_client.cli.app import app
-
-    for name in ("CL_PROFILE", "CL_TOKEN", "CL_USERNAME", "CL_PASSWORD", "CL_NO_AUTH"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CL_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("CL_STATE_DIR", str(tmp_path / "state"))
-    for name, value in server.client_env().items():
-        monkeypatch.setenv(name, value)
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(app, list(args))
-
-    return run
-
-
-@pytest.fixture
-def cl(cl_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCl:
-    return cl_against(cl_server, tmp_path, monkeypatch)
 
 
 def write(path: Path, content: bytes) -> Path:
@@ -50,12 +25,12 @@ def write(path: Path, content: bytes) -> Path:
     return path
 
 
-def test_fingerprints_and_duplicates_as_json(cl: RunCl, tmp_path: Path) -> None:
+def test_fingerprints_and_duplicates_as_json(cl_run: ClRunner, tmp_path: Path) -> None:
     first = write(tmp_path / "first.txt", b"the same bytes\n")
     copy = write(tmp_path / "copy.txt", b"the same bytes\n")
     other = write(tmp_path / "other.txt", b"different bytes\n")
 
-    result = cl("example", "fingerprint", str(first), str(copy), str(other), "--json")
+    result = cl_run("example", "fingerprint", str(first), str(copy), str(other), "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
 
@@ -69,13 +44,13 @@ def test_fingerprints_and_duplicates_as_json(cl: RunCl, tmp_path: Path) -> None:
     assert report["duplicates"] == [[str(first), str(copy)]]
 
 
-def test_human_output_shows_a_dedupe_table(cl: RunCl, tmp_path: Path) -> None:
+def test_human_output_shows_a_dedupe_table(cl_run: ClRunner, tmp_path: Path) -> None:
     one = write(tmp_path / "one.bin", b"\x00\x01payload")
     two = write(tmp_path / "two.bin", b"\x00\x01payload")
     md5 = hashlib.md5(one.read_bytes()).hexdigest()  # noqa: S324
     short = f"{md5[0:4]}-{md5[4:8]}-{md5[8:12]}"
 
-    result = cl("example", "fingerprint", str(one), str(two))
+    result = cl_run("example", "fingerprint", str(one), str(two))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Fingerprints (md5)"
@@ -86,26 +61,26 @@ def test_human_output_shows_a_dedupe_table(cl: RunCl, tmp_path: Path) -> None:
     assert str(two) in duplicate_row
 
 
-def test_no_duplicates_is_said_plainly(cl: RunCl, tmp_path: Path) -> None:
+def test_no_duplicates_is_said_plainly(cl_run: ClRunner, tmp_path: Path) -> None:
     single = write(tmp_path / "single.txt", b"alone\n")
-    result = cl("example", "fingerprint", str(single))
+    result = cl_run("example", "fingerprint", str(single))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "no duplicates among 1 file(s)"
 
 
-def test_a_missing_file_is_refused_before_any_upload(cl: RunCl, tmp_path: Path) -> None:
+def test_a_missing_file_is_refused_before_any_upload(cl_run: ClRunner, tmp_path: Path) -> None:
     present = write(tmp_path / "present.txt", b"here\n")
-    result = cl("example", "fingerprint", str(present), str(tmp_path / "absent.txt"))
+    result = cl_run("example", "fingerprint", str(present), str(tmp_path / "absent.txt"))
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: file not found: {tmp_path / 'absent.txt'}"
     assert result.stdout == ""
 
 
 def test_a_server_without_the_hash_task_fails_fast(
-    cl_server_factory: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cl_server_factory: ServerFactory, cl_against: ClAgainst, tmp_path: Path
 ) -> None:
     server = cl_server_factory.start(executors={"hash": None})  # no worker runs "hash"
-    cl = cl_against(server, tmp_path, monkeypatch)
+    cl = cl_against(server)
     result = cl("example", "fingerprint", str(write(tmp_path / "f.txt", b"x")), "--timeout", "5")
     assert result.exit_code == 5
     assert result.stderr.startswith("error: no worker offers hash")

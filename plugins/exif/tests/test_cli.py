@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
+from cl_client.testing import ClRunner, run_with_compute
 from cl_plugin_exif.client import ExifClient, ExifResult
 from typer.testing import Result
 
 if TYPE_CHECKING:
+    from cl_client.compute import ComputeClient
     from cl_local_server.server import LocalServer
 
 REPO = Path(__file__).resolve().parents[3]
@@ -22,7 +20,6 @@ MEDIA = REPO.parent / "shared" / "media"
 ASTRONAUT = MEDIA / "astronaut.jpg"
 CHELSEA = MEDIA / "chelsea.png"
 
-RunCl = Callable[..., Result]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,8 +33,8 @@ def _json(result: Result):  # JSON of any shape, indexed freely by the tests
     return json.loads(result.stdout)
 
 
-def test_astronaut_camera_date_and_position(cl: RunCl) -> None:
-    result = cl("exif", "extract", str(ASTRONAUT))
+def test_astronaut_camera_date_and_position(cl_run: ClRunner) -> None:
+    result = cl_run("exif", "extract", str(ASTRONAUT))
     assert result.exit_code == 0, result.output
     rows = dict(line.split(None, 1) for line in result.stdout.splitlines()[2:] if " " in line)
     assert result.stdout.splitlines()[0] == "astronaut.jpg"
@@ -47,8 +44,8 @@ def test_astronaut_camera_date_and_position(cl: RunCl) -> None:
     assert rows["GPS"].strip() == "28.523889, -80.650833 (28°31'26\"N 80°39'3\"W)"
 
 
-def test_json_result_has_the_typed_fields(cl: RunCl) -> None:
-    doc = _json(cl("exif", "extract", str(ASTRONAUT), "--json"))
+def test_json_result_has_the_typed_fields(cl_run: ClRunner) -> None:
+    doc = _json(cl_run("exif", "extract", str(ASTRONAUT), "--json"))
     assert doc["status"] == "completed"
     fields = doc["result"]
     assert fields["make"] == "NASA"
@@ -59,8 +56,8 @@ def test_json_result_has_the_typed_fields(cl: RunCl) -> None:
     assert fields["raw_metadata"]["Make"] == "NASA"
 
 
-def test_tag_filter_is_sent_and_shown(cl: RunCl) -> None:
-    result = cl("exif", "extract", str(ASTRONAUT), "--tag", "Make,Model", "--tag", "Flash")
+def test_tag_filter_is_sent_and_shown(cl_run: ClRunner) -> None:
+    result = cl_run("exif", "extract", str(ASTRONAUT), "--tag", "Make,Model", "--tag", "Flash")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1:] == [
         "field  value",
@@ -70,9 +67,9 @@ def test_tag_filter_is_sent_and_shown(cl: RunCl) -> None:
     ]
 
 
-def test_output_saves_the_metadata_file(cl: RunCl, tmp_path: Path) -> None:
+def test_output_saves_the_metadata_file(cl_run: ClRunner, tmp_path: Path) -> None:
     target = tmp_path / "meta.json"
-    doc = _json(cl("exif", "extract", str(ASTRONAUT), "-o", str(target), "--json"))
+    doc = _json(cl_run("exif", "extract", str(ASTRONAUT), "-o", str(target), "--json"))
     assert doc["downloaded"] == [str(target)]
     saved = json.loads(target.read_text())
     assert saved["make"] == "NASA"
@@ -80,23 +77,17 @@ def test_output_saves_the_metadata_file(cl: RunCl, tmp_path: Path) -> None:
     assert saved["raw_metadata"]["Model"] == "Hasselblad 500EL"
 
 
-def test_two_images_give_an_array(cl: RunCl) -> None:
-    docs = _json(cl("exif", "extract", str(ASTRONAUT), str(CHELSEA), "--json"))
+def test_two_images_give_an_array(cl_run: ClRunner) -> None:
+    docs = _json(cl_run("exif", "extract", str(ASTRONAUT), str(CHELSEA), "--json"))
     assert [d["result"]["make"] for d in docs] == ["NASA", None]
     assert docs[1]["result"]["gps_latitude"] is None
 
 
-def test_library_client_extracts(server: LocalServer, isolated: Path) -> None:
-    env = server.client_env()
-    overrides = Overrides(
-        compute_url=env["CL_COMPUTE_URL"], mqtt_url=env["CL_MQTT_URL"], no_auth=True
-    )
+def test_library_client_extracts(cl_module_server: LocalServer, cl_isolated: Path) -> None:
+    async def go(compute: ComputeClient) -> ExifResult:
+        return await ExifClient(compute).extract(ASTRONAUT, tags=["Make", "Model"])
 
-    async def go() -> ExifResult:
-        async with Client(overrides=overrides) as client:
-            return await ExifClient(client.compute).extract(ASTRONAUT, tags=["Make", "Model"])
-
-    result = asyncio.run(go())
+    result = run_with_compute(cl_module_server.client_env(), go)
     assert result.make == "NASA"
     assert result.model == "Hasselblad 500EL"
     assert result.requested_tags == ["Make", "Model"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cl_client.testing import ClRunner
 from PIL import Image
 from typer.testing import Result
 
@@ -15,7 +15,6 @@ MEDIA = REPO.parent / "shared" / "media"
 ASTRONAUT = MEDIA / "astronaut.jpg"
 CHELSEA = MEDIA / "chelsea.png"
 
-RunCl = Callable[..., Result]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,8 +24,8 @@ def _ok(result: Result) -> Result:
     return result
 
 
-def test_one_face_in_the_astronaut(cl: RunCl) -> None:
-    result = cl("face-detection", "detect", str(ASTRONAUT))
+def test_one_face_in_the_astronaut(cl_run: ClRunner) -> None:
+    result = cl_run("face-detection", "detect", str(ASTRONAUT))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "astronaut.jpg: 1 face (512×512)"
@@ -38,16 +37,16 @@ def test_one_face_in_the_astronaut(cl: RunCl) -> None:
     assert len(lines) == 3
 
 
-def test_no_face_in_the_cat(cl: RunCl) -> None:
-    result = cl("face-detection", "detect", str(CHELSEA))
+def test_no_face_in_the_cat(cl_run: ClRunner) -> None:
+    result = cl_run("face-detection", "detect", str(CHELSEA))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == ["chelsea.png: 0 faces (451×300)", "faces: none found"]
 
 
-def test_output_saves_the_json_and_every_crop(cl: RunCl, tmp_path: Path) -> None:
+def test_output_saves_the_json_and_every_crop(cl_run: ClRunner, tmp_path: Path) -> None:
     out = tmp_path / "faces-out"
     document = json.loads(
-        _ok(cl("face-detection", "detect", str(ASTRONAUT), "-o", str(out), "--json")).stdout
+        _ok(cl_run("face-detection", "detect", str(ASTRONAUT), "-o", str(out), "--json")).stdout
     )
     assert document["status"] == "completed"
     face_json = out / "face_detection.json"
@@ -67,18 +66,22 @@ def test_output_saves_the_json_and_every_crop(cl: RunCl, tmp_path: Path) -> None
     assert 0.0 <= box["y1"] < box["y2"] <= 1.0
 
 
-def test_human_output_names_the_saved_crop(cl: RunCl, tmp_path: Path) -> None:
-    result = cl("face-detection", "detect", str(ASTRONAUT), "--output", str(tmp_path))
+def test_human_output_names_the_saved_crop(cl_run: ClRunner, tmp_path: Path) -> None:
+    result = cl_run("face-detection", "detect", str(ASTRONAUT), "--output", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     assert str(tmp_path / "faces" / "face_0.png") in result.stdout
     assert f"saved: {tmp_path / 'face_detection.json'}" in result.stdout
 
 
-def test_several_files_give_an_array_and_a_folder_per_input(cl: RunCl, tmp_path: Path) -> None:
+def test_several_files_give_an_array_and_a_folder_per_input(
+    cl_run: ClRunner, tmp_path: Path
+) -> None:
     out = tmp_path / "many"
     documents = json.loads(
         _ok(
-            cl("face-detection", "detect", str(ASTRONAUT), str(CHELSEA), "-o", str(out), "--json")
+            cl_run(
+                "face-detection", "detect", str(ASTRONAUT), str(CHELSEA), "-o", str(out), "--json"
+            )
         ).stdout
     )
     assert [d["result"]["num_faces"] for d in documents] == [1, 0]
@@ -87,10 +90,10 @@ def test_several_files_give_an_array_and_a_folder_per_input(cl: RunCl, tmp_path:
     assert not (out / "chelsea" / "faces").exists()
 
 
-def test_thresholds_are_sent_to_the_server(cl: RunCl) -> None:
+def test_thresholds_are_sent_to_the_server(cl_run: ClRunner) -> None:
     document = json.loads(
         _ok(
-            cl(
+            cl_run(
                 "face-detection",
                 "detect",
                 str(ASTRONAUT),
@@ -117,16 +120,16 @@ def test_thresholds_are_sent_to_the_server(cl: RunCl) -> None:
     ],
 )
 def test_a_threshold_out_of_range_is_a_one_line_usage_error(
-    cl: RunCl, option: str, value: str, message: str
+    cl_run: ClRunner, option: str, value: str, message: str
 ) -> None:
-    result = cl("face-detection", "detect", str(ASTRONAUT), option, value)
+    result = cl_run("face-detection", "detect", str(ASTRONAUT), option, value)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [f"error: {message}, got {float(value)}"]
     assert result.stdout == ""
 
 
-def test_a_missing_file_is_a_one_line_usage_error(cl: RunCl, tmp_path: Path) -> None:
+def test_a_missing_file_is_a_one_line_usage_error(cl_run: ClRunner, tmp_path: Path) -> None:
     missing = tmp_path / "nope.jpg"
-    result = cl("face-detection", "detect", str(missing))
+    result = cl_run("face-detection", "detect", str(missing))
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [f"error: file not found: {missing}"]

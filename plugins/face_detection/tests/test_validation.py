@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cl_client.errors import InvalidInputError, MalformedResponseError
 from cl_client.models import Job, JsonObject
+from cl_client.testing import OFFLINE_ENV, ClRunner, heavy_imports, run_with_compute
 from cl_plugin_face_detection.client import (
     BoundingBox,
     FaceDetectionClient,
@@ -17,7 +16,6 @@ from cl_plugin_face_detection.client import (
     safe_relative_parts,
     validate_thresholds,
 )
-from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[3]
 ASTRONAUT = REPO.parent / "shared" / "media" / "astronaut.jpg"
@@ -153,29 +151,13 @@ def test_safe_path_parts() -> None:
 
 
 def _submit(file: Path, **kwargs: object) -> None:
-    from cl_client import Client
-
-    async def run() -> None:
-        async with Client() as client:
-            await FaceDetectionClient(client.compute).submit(file, **kwargs)  # pyright: ignore[reportArgumentType]
-
-    asyncio.run(run())
+    run_with_compute(
+        OFFLINE_ENV,
+        lambda compute: FaceDetectionClient(compute).submit(file, **kwargs),  # pyright: ignore[reportArgumentType]
+    )
 
 
-@pytest.fixture
-def unreachable_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing listens there: a check that let a bad value through would fail to connect."""
-    for name in ("CL_PROFILE", "CL_TOKEN", "CL_USERNAME", "CL_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CL_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("CL_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("CL_AUTH_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("CL_COMPUTE_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("CL_MQTT_URL", "mqtt://127.0.0.1:9")
-    monkeypatch.setenv("CL_NO_AUTH", "1")
-
-
-@pytest.mark.usefixtures("unreachable_server")
+@pytest.mark.usefixtures("cl_offline")
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -189,26 +171,23 @@ def test_the_client_rejects_bad_parameters(kwargs: dict[str, object], message: s
         _submit(ASTRONAUT, **kwargs)
 
 
-@pytest.mark.usefixtures("unreachable_server")
+@pytest.mark.usefixtures("cl_offline")
 def test_the_client_rejects_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"^file not found: "):
         _submit(tmp_path / "nope.png")
 
 
-@pytest.mark.usefixtures("unreachable_server")
-def test_the_command_rejects_a_bad_threshold_without_contacting_the_server() -> None:
-    from cl_client.cli.app import app
-
-    result = CliRunner().invoke(
-        app, ["face-detection", "detect", str(ASTRONAUT), "--confidence-threshold", "7"]
-    )
+def test_the_command_rejects_a_bad_threshold_without_contacting_the_server(
+    cl_offline: ClRunner,
+) -> None:
+    result = cl_offline("face-detection", "detect", str(ASTRONAUT), "--confidence-threshold", "7")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         "error: confidence_threshold must be between 0.0 and 1.0, got 7.0"
     ]
 
 
-@pytest.mark.usefixtures("unreachable_server")
+@pytest.mark.usefixtures("cl_offline")
 def test_collect_refuses_a_file_as_the_destination(tmp_path: Path) -> None:
     from cl_client import Client
 
@@ -223,26 +202,11 @@ def test_collect_refuses_a_file_as_the_destination(tmp_path: Path) -> None:
         asyncio.run(run())
 
 
-HELP_PROBE = """
-import sys
-from typer.testing import CliRunner
-from cl_client.cli.app import app
-result = CliRunner().invoke(app, sys.argv[1:])
-assert result.exit_code == 0, result.output
-assert "Usage: " in result.output, result.output
-heavy = ("httpx", "paho", "numpy", "PIL", "rich.progress", "cl_plugin_face_detection.client")
-print(sorted(name for name in heavy if name in sys.modules))
-"""
-
-
 @pytest.mark.parametrize(
     "args", [["face-detection", "--help"], ["face-detection", "detect", "--help"]]
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", HELP_PROBE, *args], capture_output=True, text=True, check=True
-    )
-    assert probe.stdout.strip() == "[]"
+    assert heavy_imports(*args, also=("cl_plugin_face_detection.client",)) == []
 
 
 def test_the_plugin_registers_its_task_client() -> None:

@@ -1,4 +1,4 @@
-"""Human rendering and JSON of hand-built face embedding results."""
+"""Human rendering and JSON of hand-built face embedding results: the quality score."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from cl_client.cli import Output
-from cl_client.embedding import NpyArray
+from cl_client.embedding import NpyArray, render_embedding
 from cl_client.models import Job
 from cl_plugin_face_embedding.client import FaceEmbeddingResult
-from cl_plugin_face_embedding.render import render_embedding
 
 
 def _result(quality: object, saved: Path | None = None) -> FaceEmbeddingResult:

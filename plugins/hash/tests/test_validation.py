@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
 from cl_client.errors import InvalidInputError
+from cl_client.testing import OFFLINE_ENV, ClRunner, run_with_compute
 from cl_plugin_hash.client import HashClient, validate_algorithm
-from typer.testing import Result
 
 REPO = Path(__file__).resolve().parents[3]
 MEDIA = REPO.parent / "shared" / "media"
 ASTRONAUT = MEDIA / "astronaut.jpg"
-# Nothing listens on the discard port: a request that got out would fail with a transport error.
-NOWHERE = Overrides(compute_url="http://127.0.0.1:9", mqtt_url="mqtt://127.0.0.1:9", no_auth=True)
-
-RunCl = Callable[..., Result]
 
 
 def _submit_offline(file: Path, **params: object) -> None:
-    async def go() -> None:
-        async with Client(overrides=NOWHERE) as client:
-            await HashClient(client.compute).submit(file, **params)  # pyright: ignore[reportArgumentType]
-
-    asyncio.run(go())
+    run_with_compute(
+        OFFLINE_ENV,
+        lambda compute: HashClient(compute).submit(file, **params),  # pyright: ignore[reportArgumentType]
+    )
 
 
 def test_both_algorithms_are_accepted() -> None:
@@ -41,33 +32,33 @@ def test_other_algorithms_are_refused(algorithm: str) -> None:
         validate_algorithm(algorithm)
 
 
-@pytest.mark.usefixtures("isolated")
+@pytest.mark.usefixtures("cl_isolated")
 def test_library_refuses_a_bad_algorithm_before_sending() -> None:
     with pytest.raises(InvalidInputError, match="algorithm"):
         _submit_offline(ASTRONAUT, algorithm="crc32")
 
 
-@pytest.mark.usefixtures("isolated")
+@pytest.mark.usefixtures("cl_isolated")
 @pytest.mark.parametrize("priority", [-1, 11])
 def test_library_refuses_a_priority_out_of_range(priority: int) -> None:
     with pytest.raises(InvalidInputError, match="priority must be between 0 and 10"):
         _submit_offline(ASTRONAUT, priority=priority)
 
 
-@pytest.mark.usefixtures("isolated")
+@pytest.mark.usefixtures("cl_isolated")
 def test_library_refuses_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="file not found"):
         _submit_offline(tmp_path / "missing.jpg")
 
 
-def test_command_refuses_a_bad_algorithm_in_one_line(cl_offline: RunCl) -> None:
+def test_command_refuses_a_bad_algorithm_in_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline("hash", "compute", str(ASTRONAUT), "--algorithm", "sha1")
     assert result.exit_code == 2
     assert result.stderr == "error: algorithm must be one of sha512, md5; got 'sha1'\n"
     assert result.stdout == ""
 
 
-def test_command_refuses_a_missing_file_in_one_line(cl_offline: RunCl, tmp_path: Path) -> None:
+def test_command_refuses_a_missing_file_in_one_line(cl_offline: ClRunner, tmp_path: Path) -> None:
     missing = tmp_path / "nope.jpg"
     result = cl_offline("hash", "compute", str(ASTRONAUT), str(missing))
     assert result.exit_code == 2
@@ -75,13 +66,13 @@ def test_command_refuses_a_missing_file_in_one_line(cl_offline: RunCl, tmp_path:
     assert "Traceback" not in result.output
 
 
-def test_command_refuses_a_folder(cl_offline: RunCl, tmp_path: Path) -> None:
+def test_command_refuses_a_folder(cl_offline: ClRunner, tmp_path: Path) -> None:
     result = cl_offline("hash", "compute", str(tmp_path))
     assert result.exit_code == 2
     assert result.stderr == f"error: not a regular file: {tmp_path}\n"
 
 
-def test_unreachable_server_is_exit_5_in_one_line(cl_offline: RunCl) -> None:
+def test_unreachable_server_is_exit_5_in_one_line(cl_offline: ClRunner) -> None:
     # The counterpart of the tests above: with valid input the same setup does reach the network.
     result = cl_offline("hash", "compute", str(ASTRONAUT))
     assert result.exit_code == 5

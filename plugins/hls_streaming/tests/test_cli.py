@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
+from cl_client.testing import ClRunner, run_with_compute
 from cl_plugin_hls_streaming.client import HlsResult, HlsStreamingClient, HlsVariant
 from cl_plugin_hls_streaming.playlist import parse_master_playlist, parse_media_playlist
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 if TYPE_CHECKING:
+    from cl_client.compute import ComputeClient
     from cl_local_server.executors import TaskContext
+    from cl_local_server.pytest_plugin import ClAgainst, ServerFactory
     from cl_local_server.server import LocalServer
 
 REPO = Path(__file__).resolve().parents[3]
@@ -24,7 +23,6 @@ MEDIA = REPO.parent / "shared" / "media"
 VIDEO = MEDIA / "astronaut.mp4"
 IMAGE = MEDIA / "astronaut.jpg"
 
-RunCl = Callable[..., Result]
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -51,8 +49,8 @@ def _check_playable(folder: Path) -> int:
     return segments
 
 
-def test_default_variants_on_the_server(cl: RunCl) -> None:
-    result = cl("hls-streaming", "generate-manifest", str(VIDEO))
+def test_default_variants_on_the_server(cl_run: ClRunner) -> None:
+    result = cl_run("hls-streaming", "generate-manifest", str(VIDEO))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:2] == ["astronaut.mp4", "master playlist: output/adaptive.m3u8 (on server)"]
@@ -67,10 +65,10 @@ def test_default_variants_on_the_server(cl: RunCl) -> None:
     assert lines[3] == f"segments:        {sum(int(r[-3]) for r in rows)}"
 
 
-def test_output_folder_is_playable(cl: RunCl, tmp_path: Path) -> None:
+def test_output_folder_is_playable(cl_run: ClRunner, tmp_path: Path) -> None:
     folder = tmp_path / "stream"
     doc = _json(
-        cl(
+        cl_run(
             "hls-streaming",
             "generate-manifest",
             str(VIDEO),
@@ -101,11 +99,11 @@ def test_output_folder_is_playable(cl: RunCl, tmp_path: Path) -> None:
     assert doc["result"]["master_path"] == str(folder / "adaptive.m3u8")
 
 
-def test_two_videos_each_in_its_own_folder(cl: RunCl, tmp_path: Path) -> None:
+def test_two_videos_each_in_its_own_folder(cl_run: ClRunner, tmp_path: Path) -> None:
     copy = tmp_path / "second.mp4"
     copy.write_bytes(VIDEO.read_bytes())
     out = tmp_path / "out"
-    result = cl(
+    result = cl_run(
         "hls-streaming", "generate-manifest", str(VIDEO), str(copy), "-V", "240:300", "-o", str(out)
     )
     assert result.exit_code == 0, result.output
@@ -114,29 +112,23 @@ def test_two_videos_each_in_its_own_folder(cl: RunCl, tmp_path: Path) -> None:
     assert f"{copy}:" in result.stdout
 
 
-def test_an_image_has_no_video_stream(cl: RunCl) -> None:
-    result = cl("hls-streaming", "generate-manifest", str(IMAGE), "-V", "240")
+def test_an_image_has_no_video_stream(cl_run: ClRunner) -> None:
+    result = cl_run("hls-streaming", "generate-manifest", str(IMAGE), "-V", "240")
     assert result.exit_code == 1
     assert "(hls_streaming) ended in error" in result.stderr
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_library_client(server: LocalServer, isolated: Path, tmp_path: Path) -> None:
-    env = server.client_env()
-    overrides = Overrides(
-        compute_url=env["CL_COMPUTE_URL"], mqtt_url=env["CL_MQTT_URL"], no_auth=True
-    )
+def test_library_client(cl_module_server: LocalServer, cl_isolated: Path, tmp_path: Path) -> None:
+    async def go(compute: ComputeClient) -> tuple[HlsResult, HlsResult]:
+        hls = HlsStreamingClient(compute)
+        read = await hls.generate_manifest(VIDEO, variants=[HlsVariant(240, 300)])
+        saved = await hls.generate_manifest(
+            VIDEO, variants=[HlsVariant(240, 300)], dest=tmp_path / "lib"
+        )
+        return read, saved
 
-    async def go() -> tuple[HlsResult, HlsResult]:
-        async with Client(overrides=overrides) as client:
-            hls = HlsStreamingClient(client.compute)
-            read = await hls.generate_manifest(VIDEO, variants=[HlsVariant(240, 300)])
-            saved = await hls.generate_manifest(
-                VIDEO, variants=[HlsVariant(240, 300)], dest=tmp_path / "lib"
-            )
-            return read, saved
-
-    read, saved = asyncio.run(go())
+    read, saved = run_with_compute(cl_module_server.client_env(), go)
     assert [s.resolution for s in read.streams] == [(426, 240)]
     assert read.folder is None and read.downloaded == []
     assert saved.master_path == tmp_path / "lib" / "adaptive.m3u8"
@@ -157,28 +149,12 @@ def _hostile_hls(ctx: TaskContext) -> dict[str, object]:
     return {"master_playlist": str(out / "adaptive.m3u8"), "variants_generated": 1}
 
 
-@pytest.fixture
-def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    from cl_local_server.pytest_plugin import ServerFactory
-
-    factory = ServerFactory(tmp_path_factory.mktemp("hostile-hls"))
-    try:
-        yield factory.start(auth_mode="none", executors={"hls_streaming": _hostile_hls})
-    finally:
-        factory.close()
-
-
 def test_playlist_names_outside_output_are_refused(
-    hostile_server: LocalServer, isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cl_server_factory: ServerFactory, cl_against: ClAgainst, tmp_path: Path
 ) -> None:
-    from cl_client.cli.app import app
-
-    for name, value in hostile_server.client_env().items():
-        monkeypatch.setenv(name, value)
+    hostile = cl_server_factory.start(executors={"hls_streaming": _hostile_hls})
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        app, ["hls-streaming", "generate-manifest", str(VIDEO), "-o", str(out)]
-    )
+    result = cl_against(hostile)("hls-streaming", "generate-manifest", str(VIDEO), "-o", str(out))
     assert result.exit_code == 5
     assert result.stderr == (
         "error: output/v.m3u8 names '../input/astronaut.mp4', which is outside output/ "

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
 from cl_client.errors import InvalidInputError
+from cl_client.testing import OFFLINE_ENV, ClRunner, run_with_compute
 from cl_plugin_hls_streaming.client import (
     DEFAULT_VARIANTS,
     HlsStreamingClient,
@@ -17,23 +14,17 @@ from cl_plugin_hls_streaming.client import (
     parse_variant,
     validate_variants,
 )
-from typer.testing import Result
 
 REPO = Path(__file__).resolve().parents[3]
 MEDIA = REPO.parent / "shared" / "media"
 VIDEO = MEDIA / "astronaut.mp4"
-# Nothing listens on the discard port: a request that got out would fail with a transport error.
-NOWHERE = Overrides(compute_url="http://127.0.0.1:9", mqtt_url="mqtt://127.0.0.1:9", no_auth=True)
-
-RunCl = Callable[..., Result]
 
 
 def _submit_offline(file: Path, **params: object) -> None:
-    async def go() -> None:
-        async with Client(overrides=NOWHERE) as client:
-            await HlsStreamingClient(client.compute).submit(file, **params)  # pyright: ignore[reportArgumentType]
-
-    asyncio.run(go())
+    run_with_compute(
+        OFFLINE_ENV,
+        lambda compute: HlsStreamingClient(compute).submit(file, **params),  # pyright: ignore[reportArgumentType]
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,7 +73,7 @@ def test_default_variants_match_the_server() -> None:
     assert validate_variants(DEFAULT_VARIANTS) == list(DEFAULT_VARIANTS)
 
 
-@pytest.mark.usefixtures("isolated")
+@pytest.mark.usefixtures("cl_isolated")
 def test_library_refuses_bad_variants_before_sending() -> None:
     with pytest.raises(InvalidInputError, match="at least one variant"):
         _submit_offline(VIDEO, variants=[])
@@ -92,7 +83,7 @@ def test_library_refuses_bad_variants_before_sending() -> None:
         _submit_offline(VIDEO, priority=99)
 
 
-def test_command_bad_variant_is_one_line(cl_offline: RunCl) -> None:
+def test_command_bad_variant_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline(
         "hls-streaming", "generate-manifest", str(VIDEO), "-V", "720:3500", "-V", "1080p60"
     )
@@ -103,7 +94,7 @@ def test_command_bad_variant_is_one_line(cl_offline: RunCl) -> None:
     assert result.stdout == ""
 
 
-def test_command_duplicate_variant_is_one_line(cl_offline: RunCl) -> None:
+def test_command_duplicate_variant_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline(
         "hls-streaming", "generate-manifest", str(VIDEO), "-V", "480", "--variant", "480p"
     )
@@ -111,13 +102,13 @@ def test_command_duplicate_variant_is_one_line(cl_offline: RunCl) -> None:
     assert result.stderr == "error: variant 480:auto is given twice\n"
 
 
-def test_command_low_bitrate_is_one_line(cl_offline: RunCl) -> None:
+def test_command_low_bitrate_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline("hls-streaming", "generate-manifest", str(VIDEO), "--variant", "240:64")
     assert result.exit_code == 2
     assert result.stderr == "error: variant bitrate must be at least 100 kbit/s, got 64\n"
 
 
-def test_command_missing_file_is_one_line(cl_offline: RunCl, tmp_path: Path) -> None:
+def test_command_missing_file_is_one_line(cl_offline: ClRunner, tmp_path: Path) -> None:
     missing = tmp_path / "gone.mp4"
     result = cl_offline("hls-streaming", "generate-manifest", str(missing))
     assert result.exit_code == 2

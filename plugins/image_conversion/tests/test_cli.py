@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
+from cl_client.testing import ClRunner, run_with_compute
 from cl_plugin_image_conversion.client import ConversionResult, ImageConversionClient
 from PIL import Image
 from typer.testing import Result
 
 if TYPE_CHECKING:
+    from cl_client.compute import ComputeClient
     from cl_local_server.server import LocalServer
 
 REPO = Path(__file__).resolve().parents[3]
@@ -23,7 +21,6 @@ MEDIA = REPO.parent / "shared" / "media"
 ASTRONAUT = MEDIA / "astronaut.jpg"
 CHELSEA = MEDIA / "chelsea.png"
 
-RunCl = Callable[..., Result]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,9 +30,9 @@ def _json(result: Result):  # JSON of any shape, indexed freely by the tests
     return json.loads(result.stdout)
 
 
-def test_png_to_webp_saved_to_a_file(cl: RunCl, tmp_path: Path) -> None:
+def test_png_to_webp_saved_to_a_file(cl_run: ClRunner, tmp_path: Path) -> None:
     target = tmp_path / "cat.webp"
-    result = cl(
+    result = cl_run(
         "image-conversion", "convert", str(CHELSEA), "-f", "webp", "-q", "70", "-o", str(target)
     )
     assert result.exit_code == 0, result.output
@@ -51,9 +48,9 @@ def test_png_to_webp_saved_to_a_file(cl: RunCl, tmp_path: Path) -> None:
     ]
 
 
-def test_jpeg_to_png_saved_into_a_folder(cl: RunCl, tmp_path: Path) -> None:
+def test_jpeg_to_png_saved_into_a_folder(cl_run: ClRunner, tmp_path: Path) -> None:
     doc = _json(
-        cl(
+        cl_run(
             "image-conversion",
             "convert",
             str(ASTRONAUT),
@@ -80,8 +77,8 @@ def test_jpeg_to_png_saved_into_a_folder(cl: RunCl, tmp_path: Path) -> None:
         assert image.size == (512, 512)
 
 
-def test_without_output_the_size_is_read_from_the_server_copy(cl: RunCl) -> None:
-    result = cl("image-conversion", "convert", str(CHELSEA), "-f", "jpeg")
+def test_without_output_the_size_is_read_from_the_server_copy(cl_run: ClRunner) -> None:
+    result = cl_run("image-conversion", "convert", str(CHELSEA), "-f", "jpeg")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1:4] == [
         "file:   output/converted_chelsea.jpg (on server)",
@@ -90,9 +87,9 @@ def test_without_output_the_size_is_read_from_the_server_copy(cl: RunCl) -> None
     ]
 
 
-def test_two_files_each_into_its_own_folder(cl: RunCl, tmp_path: Path) -> None:
+def test_two_files_each_into_its_own_folder(cl_run: ClRunner, tmp_path: Path) -> None:
     docs = _json(
-        cl(
+        cl_run(
             "--json",
             "image-conversion",
             "convert",
@@ -110,30 +107,26 @@ def test_two_files_each_into_its_own_folder(cl: RunCl, tmp_path: Path) -> None:
             assert image.size == size
 
 
-def test_a_file_that_is_no_image_ends_in_error(cl: RunCl, tmp_path: Path) -> None:
+def test_a_file_that_is_no_image_ends_in_error(cl_run: ClRunner, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not an image\n")
-    result = cl("image-conversion", "convert", str(text), str(CHELSEA), "-f", "png")
+    result = cl_run("image-conversion", "convert", str(text), str(CHELSEA), "-f", "png")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {text}: job ")
     assert "(image_conversion) ended in error" in result.stderr
     assert "size:   451×300" in result.stdout  # the other input still finished
 
 
-def test_library_client_converts(server: LocalServer, isolated: Path, tmp_path: Path) -> None:
-    env = server.client_env()
-    overrides = Overrides(
-        compute_url=env["CL_COMPUTE_URL"], mqtt_url=env["CL_MQTT_URL"], no_auth=True
-    )
+def test_library_client_converts(
+    cl_module_server: LocalServer, cl_isolated: Path, tmp_path: Path
+) -> None:
+    async def go(compute: ComputeClient) -> tuple[ConversionResult, ConversionResult]:
+        images = ImageConversionClient(compute)
+        kept = await images.convert(CHELSEA, format="bmp")
+        saved = await images.convert(ASTRONAUT, format="tiff", dest=tmp_path / "a.tiff")
+        return kept, saved
 
-    async def go() -> tuple[ConversionResult, ConversionResult]:
-        async with Client(overrides=overrides) as client:
-            images = ImageConversionClient(client.compute)
-            kept = await images.convert(CHELSEA, format="bmp")
-            saved = await images.convert(ASTRONAUT, format="tiff", dest=tmp_path / "a.tiff")
-            return kept, saved
-
-    kept, saved = asyncio.run(go())
+    kept, saved = run_with_compute(cl_module_server.client_env(), go)
     assert (kept.format, kept.width, kept.height, kept.path) == ("bmp", 451, 300, None)
     assert kept.remote_path == "output/converted_chelsea.bmp"
     assert saved.path == tmp_path / "a.tiff"

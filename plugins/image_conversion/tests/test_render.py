@@ -8,7 +8,7 @@ import pytest
 from cl_client.cli import Output
 from cl_client.models import Job
 from cl_plugin_image_conversion.client import ConversionResult
-from cl_plugin_image_conversion.render import format_bytes, render_conversion
+from cl_plugin_image_conversion.render import render_conversion
 
 
 def _job() -> Job:
@@ -62,14 +62,6 @@ def test_image_left_on_the_server_without_a_known_size(capsys: pytest.CaptureFix
         "format: webp",
         "bytes:  900 B",
     ]
-
-
-def test_byte_counts() -> None:
-    assert format_bytes(0) == "0 B"
-    assert format_bytes(1023) == "1023 B"
-    assert format_bytes(1536) == "1.5 KiB"
-    assert format_bytes(5 * 1024 * 1024) == "5.0 MiB"
-    assert format_bytes(3 * 1024**3) == "3.0 GiB"
 
 
 def test_json_carries_the_image_description() -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
 from cl_client.errors import InvalidInputError
+from cl_client.testing import OFFLINE_ENV, ClRunner, run_with_compute
 from cl_plugin_image_conversion.client import (
     FORMATS,
     ImageConversionClient,
@@ -17,23 +14,17 @@ from cl_plugin_image_conversion.client import (
     validate_format,
     validate_quality,
 )
-from typer.testing import Result
 
 REPO = Path(__file__).resolve().parents[3]
 MEDIA = REPO.parent / "shared" / "media"
 CHELSEA = MEDIA / "chelsea.png"
-# Nothing listens on the discard port: a request that got out would fail with a transport error.
-NOWHERE = Overrides(compute_url="http://127.0.0.1:9", mqtt_url="mqtt://127.0.0.1:9", no_auth=True)
-
-RunCl = Callable[..., Result]
 
 
 def _submit_offline(file: Path, **params: object) -> None:
-    async def go() -> None:
-        async with Client(overrides=NOWHERE) as client:
-            await ImageConversionClient(client.compute).submit(file, **params)  # pyright: ignore[reportArgumentType]
-
-    asyncio.run(go())
+    run_with_compute(
+        OFFLINE_ENV,
+        lambda compute: ImageConversionClient(compute).submit(file, **params),  # pyright: ignore[reportArgumentType]
+    )
 
 
 def test_every_server_format_is_accepted_in_any_case() -> None:
@@ -68,7 +59,7 @@ def test_output_name_follows_the_server() -> None:
     assert expected_output_path("scan.tif", "tiff") == "output/converted_scan.tiff"
 
 
-@pytest.mark.usefixtures("isolated")
+@pytest.mark.usefixtures("cl_isolated")
 def test_library_refuses_bad_parameters_before_sending() -> None:
     with pytest.raises(InvalidInputError, match="quality"):
         _submit_offline(CHELSEA, format="png", quality=0)
@@ -78,14 +69,14 @@ def test_library_refuses_bad_parameters_before_sending() -> None:
         _submit_offline(CHELSEA, format="png", priority=11)
 
 
-def test_command_bad_quality_is_one_line(cl_offline: RunCl) -> None:
+def test_command_bad_quality_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline("image-conversion", "convert", str(CHELSEA), "-f", "jpg", "-q", "101")
     assert result.exit_code == 2
     assert result.stderr == "error: quality must be between 1 and 100, got 101\n"
     assert result.stdout == ""
 
 
-def test_command_bad_format_is_one_line(cl_offline: RunCl) -> None:
+def test_command_bad_format_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline("image-conversion", "convert", str(CHELSEA), "--format", "heic")
     assert result.exit_code == 2
     assert result.stderr == (
@@ -93,7 +84,7 @@ def test_command_bad_format_is_one_line(cl_offline: RunCl) -> None:
     )
 
 
-def test_command_without_format_is_one_line(cl_offline: RunCl) -> None:
+def test_command_without_format_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline("image-conversion", "convert", str(CHELSEA))
     assert result.exit_code == 2
     assert result.stderr == (
@@ -101,7 +92,7 @@ def test_command_without_format_is_one_line(cl_offline: RunCl) -> None:
     )
 
 
-def test_command_missing_file_is_one_line(cl_offline: RunCl, tmp_path: Path) -> None:
+def test_command_missing_file_is_one_line(cl_offline: ClRunner, tmp_path: Path) -> None:
     missing = tmp_path / "gone.png"
     result = cl_offline("image-conversion", "convert", str(missing), "-f", "png")
     assert result.exit_code == 2

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
+from cl_client.testing import ClRunner, run_with_compute
 from cl_plugin_media_thumbnail.client import MediaThumbnailClient, ThumbnailResult
 from PIL import Image
 from typer.testing import Result
 
 if TYPE_CHECKING:
+    from cl_client.compute import ComputeClient
     from cl_local_server.server import LocalServer
 
 REPO = Path(__file__).resolve().parents[3]
@@ -25,7 +23,6 @@ CHELSEA = MEDIA / "chelsea.png"
 COFFEE = MEDIA / "coffee.jpg"
 VIDEO = MEDIA / "astronaut.mp4"
 
-RunCl = Callable[..., Result]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,9 +32,9 @@ def _json(result: Result):  # JSON of any shape, indexed freely by the tests
     return json.loads(result.stdout)
 
 
-def test_image_thumbnail_fits_the_box(cl: RunCl, tmp_path: Path) -> None:
+def test_image_thumbnail_fits_the_box(cl_run: ClRunner, tmp_path: Path) -> None:
     target = tmp_path / "cat-thumb.jpg"
-    result = cl(
+    result = cl_run(
         "media-thumbnail", "generate", str(CHELSEA), "-w", "120", "-h", "100", "-o", str(target)
     )
     assert result.exit_code == 0, result.output
@@ -51,8 +48,8 @@ def test_image_thumbnail_fits_the_box(cl: RunCl, tmp_path: Path) -> None:
     assert "source:    image" in result.stdout
 
 
-def test_default_box_and_json(cl: RunCl) -> None:
-    doc = _json(cl("media-thumbnail", "generate", str(COFFEE), "--json"))
+def test_default_box_and_json(cl_run: ClRunner) -> None:
+    doc = _json(cl_run("media-thumbnail", "generate", str(COFFEE), "--json"))
     assert doc["params"]["output_path"] == "output/thumbnail.jpg"
     assert doc["result"]["format"] == "jpeg"
     assert (doc["result"]["width"], doc["result"]["height"]) == (256, 171)  # 600×400 in 256×256
@@ -60,16 +57,16 @@ def test_default_box_and_json(cl: RunCl) -> None:
     assert doc["result"]["path"] is None
 
 
-def test_one_dimension_keeps_the_aspect_ratio(cl: RunCl) -> None:
-    doc = _json(cl("media-thumbnail", "generate", str(COFFEE), "-h", "100", "--json"))
+def test_one_dimension_keeps_the_aspect_ratio(cl_run: ClRunner) -> None:
+    doc = _json(cl_run("media-thumbnail", "generate", str(COFFEE), "-h", "100", "--json"))
     assert doc["params"]["height"] == 100
     assert doc["result"]["height"] == 100
     assert abs(doc["result"]["width"] - 150) <= 1
 
 
-def test_stretch_fills_the_box(cl: RunCl) -> None:
+def test_stretch_fills_the_box(cl_run: ClRunner) -> None:
     doc = _json(
-        cl(
+        cl_run(
             "media-thumbnail",
             "generate",
             str(ASTRONAUT),
@@ -85,15 +82,15 @@ def test_stretch_fills_the_box(cl: RunCl) -> None:
     assert (doc["result"]["width"], doc["result"]["height"]) == (200, 50)
 
 
-def test_never_larger_than_the_original(cl: RunCl) -> None:
+def test_never_larger_than_the_original(cl_run: ClRunner) -> None:
     doc = _json(
-        cl("media-thumbnail", "generate", str(CHELSEA), "-w", "2000", "-h", "2000", "--json")
+        cl_run("media-thumbnail", "generate", str(CHELSEA), "-w", "2000", "-h", "2000", "--json")
     )
     assert (doc["result"]["width"], doc["result"]["height"]) == (451, 300)
 
 
-def test_video_thumbnail(cl: RunCl, tmp_path: Path) -> None:
-    result = cl("media-thumbnail", "generate", str(VIDEO), "-o", str(tmp_path), "-t", "60")
+def test_video_thumbnail(cl_run: ClRunner, tmp_path: Path) -> None:
+    result = cl_run("media-thumbnail", "generate", str(VIDEO), "-o", str(tmp_path), "-t", "60")
     assert result.exit_code == 0, result.output
     saved = tmp_path / "thumbnail.jpg"
     with Image.open(saved) as image:
@@ -104,9 +101,9 @@ def test_video_thumbnail(cl: RunCl, tmp_path: Path) -> None:
     assert "source:    video" in result.stdout
 
 
-def test_several_inputs_into_one_folder(cl: RunCl, tmp_path: Path) -> None:
+def test_several_inputs_into_one_folder(cl_run: ClRunner, tmp_path: Path) -> None:
     docs = _json(
-        cl(
+        cl_run(
             "--json",
             "media-thumbnail",
             "generate",
@@ -127,18 +124,14 @@ def test_several_inputs_into_one_folder(cl: RunCl, tmp_path: Path) -> None:
             assert image.width == 64
 
 
-def test_library_client_generates(server: LocalServer, isolated: Path, tmp_path: Path) -> None:
-    env = server.client_env()
-    overrides = Overrides(
-        compute_url=env["CL_COMPUTE_URL"], mqtt_url=env["CL_MQTT_URL"], no_auth=True
-    )
+def test_library_client_generates(
+    cl_module_server: LocalServer, cl_isolated: Path, tmp_path: Path
+) -> None:
+    async def go(compute: ComputeClient) -> ThumbnailResult:
+        thumbs = MediaThumbnailClient(compute)
+        return await thumbs.generate(ASTRONAUT, width=128, dest=tmp_path / "t.jpg")
 
-    async def go() -> ThumbnailResult:
-        async with Client(overrides=overrides) as client:
-            thumbs = MediaThumbnailClient(client.compute)
-            return await thumbs.generate(ASTRONAUT, width=128, dest=tmp_path / "t.jpg")
-
-    result = asyncio.run(go())
+    result = run_with_compute(cl_module_server.client_env(), go)
     assert (result.width, result.height) == (128, 128)
     assert result.path == tmp_path / "t.jpg"
     assert result.downloaded == [tmp_path / "t.jpg"]

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cl_client.client import Client
-from cl_client.config import Overrides
 from cl_client.errors import InvalidInputError
+from cl_client.testing import OFFLINE_ENV, ClRunner, run_with_compute
 from cl_plugin_media_thumbnail.client import MediaThumbnailClient, validate_box
-from typer.testing import Result
 
 REPO = Path(__file__).resolve().parents[3]
 MEDIA = REPO.parent / "shared" / "media"
 CHELSEA = MEDIA / "chelsea.png"
-# Nothing listens on the discard port: a request that got out would fail with a transport error.
-NOWHERE = Overrides(compute_url="http://127.0.0.1:9", mqtt_url="mqtt://127.0.0.1:9", no_auth=True)
-
-RunCl = Callable[..., Result]
 
 
 def _submit_offline(file: Path, **params: object) -> None:
-    async def go() -> None:
-        async with Client(overrides=NOWHERE) as client:
-            await MediaThumbnailClient(client.compute).submit(file, **params)  # pyright: ignore[reportArgumentType]
-
-    asyncio.run(go())
+    run_with_compute(
+        OFFLINE_ENV,
+        lambda compute: MediaThumbnailClient(compute).submit(file, **params),  # pyright: ignore[reportArgumentType]
+    )
 
 
 @pytest.mark.parametrize(("width", "height"), [(None, None), (1, None), (None, 1), (4000, 3000)])
@@ -50,7 +41,7 @@ def test_zero_or_negative_dimensions_are_refused(
         validate_box(width, height)
 
 
-@pytest.mark.usefixtures("isolated")
+@pytest.mark.usefixtures("cl_isolated")
 def test_library_refuses_bad_parameters_before_sending(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="width"):
         _submit_offline(CHELSEA, width=-1)
@@ -60,20 +51,20 @@ def test_library_refuses_bad_parameters_before_sending(tmp_path: Path) -> None:
         _submit_offline(tmp_path / "gone.mp4")
 
 
-def test_command_bad_width_is_one_line(cl_offline: RunCl) -> None:
+def test_command_bad_width_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline("media-thumbnail", "generate", str(CHELSEA), "-w", "0", "-h", "10")
     assert result.exit_code == 2
     assert result.stderr == "error: width must be at least 1, got 0\n"
     assert result.stdout == ""
 
 
-def test_command_bad_height_is_one_line(cl_offline: RunCl) -> None:
+def test_command_bad_height_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline("media-thumbnail", "generate", str(CHELSEA), "--height", "-20")
     assert result.exit_code == 2
     assert result.stderr == "error: height must be at least 1, got -20\n"
 
 
-def test_command_missing_file_is_one_line(cl_offline: RunCl, tmp_path: Path) -> None:
+def test_command_missing_file_is_one_line(cl_offline: ClRunner, tmp_path: Path) -> None:
     missing = tmp_path / "gone.mp4"
     result = cl_offline("media-thumbnail", "generate", str(missing))
     assert result.exit_code == 2

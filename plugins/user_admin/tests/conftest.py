@@ -12,19 +12,16 @@ import pytest
 # --import-mode=importlib, which does not put test folders on sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from user_admin_support import OUTSIDE_VARS, Identity, MakeIdentity
+from user_admin_support import Identity, MakeIdentity
 
 if TYPE_CHECKING:
     from cl_local_server.server import LocalServer
 
 
 @pytest.fixture(autouse=True)
-def _no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in OUTSIDE_VARS:
-        monkeypatch.delenv(name, raising=False)
-    # Backstop: nothing a test forgets to isolate reaches the developer's own config.
-    monkeypatch.setenv("CL_CONFIG_DIR", str(tmp_path / "default-config"))
-    monkeypatch.setenv("CL_STATE_DIR", str(tmp_path / "default-state"))
+def _no_outside_settings(cl_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # cl_isolated is the backstop: nothing a test forgets to isolate reaches the developer's own
+    # config. Each identity has folders of its own.
     monkeypatch.setenv("COLUMNS", "200")
 
 

@@ -15,22 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from typer.testing import CliRunner, Result
+from cl_client.testing import CLIENT_ENV_VARS, ClRunner
+from typer.testing import Result
 
 if TYPE_CHECKING:
     from cl_local_server.server import LocalServer
-
-#: Client settings that must not leak in from the environment running the tests.
-OUTSIDE_VARS = (
-    "CL_PROFILE",
-    "CL_TOKEN",
-    "CL_USERNAME",
-    "CL_PASSWORD",
-    "CL_NO_AUTH",
-    "CL_AUTH_URL",
-    "CL_COMPUTE_URL",
-    "CL_MQTT_URL",
-)
 
 
 @dataclass
@@ -40,9 +29,7 @@ class Identity:
     env: dict[str, str]
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        from cl_client.cli.app import app
-
-        return CliRunner().invoke(app, list(args), input=input, env=self.env)
+        return ClRunner(self.env)(*args, input=input)
 
     def login(self, username: str, password: str) -> Result:
         return self("login", "--username", username, "--password-stdin", input=password + "\n")
@@ -54,7 +41,7 @@ class Identity:
         return json.loads(result.stdout)
 
     def subprocess_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in OUTSIDE_VARS}
+        env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_VARS}
         env.update(self.env)
         return env
 

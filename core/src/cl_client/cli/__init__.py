@@ -39,7 +39,7 @@ import typer
 from typer.models import ArgumentInfo, OptionInfo
 
 from cl_client.cli.context import JSON_KEY, GlobalOptions, get_globals, json_requested
-from cl_client.cli.output import Output
+from cl_client.cli.output import Output, format_bytes
 
 if TYPE_CHECKING:
     from cl_client.client import Client
@@ -52,7 +52,9 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "GlobalOptions",
     "Output",
+    "check_options",
     "files_argument",
+    "format_bytes",
     "get_globals",
     "get_output",
     "jobs_option",
@@ -124,7 +126,7 @@ def timeout_option(default: float) -> OptionInfo:
         typer.Option(
             "--timeout",
             "-t",
-            help=f"Seconds to wait for each job to finish. [default: {default:g}]",
+            help=f"Seconds to wait for each job to finish (default {default:g}).",
             show_default=False,
             min=0.001,
             metavar="SECONDS",
@@ -191,6 +193,20 @@ def get_output(ctx: typer.Context) -> Output:
         verbose=options.verbose,
         no_color=options.no_color,
     )
+
+
+def check_options(ctx: typer.Context, check: Callable[[], T]) -> T:
+    """Run ``check()`` and return its value; a :class:`~cl_client.errors.ClError` it raises
+    becomes one line on stderr and the error's exit code. For checking a command's options before
+    anything is sent, e.g. ``chosen = check_options(ctx, lambda: validate_algorithm(algorithm))``.
+    """
+    from cl_client.errors import ClError
+
+    try:
+        return check()
+    except ClError as exc:
+        get_output(ctx).error(exc.message)
+        raise typer.Exit(exc.exit_code) from None
 
 
 def run_async(ctx: typer.Context, fn: Callable[[Client], Awaitable[T]]) -> T:

@@ -8,9 +8,10 @@ module imports only Typer and the standard library.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Final
+from typing import Annotated, Final, cast
 
 import typer
+from typer.models import OptionInfo
 
 from cl_client.cli.context import GlobalOptions, set_globals
 from cl_client.cli.group import CommandSpec, RootGroup
@@ -123,6 +124,14 @@ def _print_version(value: bool) -> None:
     raise typer.Exit()
 
 
+def _connection_option(help: str, metavar: str) -> OptionInfo:
+    """A ``--<name> VALUE`` option of the "Connection options" panel (no default shown)."""
+    return cast(
+        OptionInfo,
+        typer.Option(help=help, metavar=metavar, rich_help_panel=CONNECTION, show_default=False),
+    )
+
+
 app = typer.Typer(
     name="cl",
     cls=RootGroup,
@@ -173,51 +182,24 @@ def root(
         ),
     ] = False,
     auth_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Auth service URL [env CL_AUTH_URL].",
-            metavar="URL",
-            rich_help_panel=CONNECTION,
-            show_default=False,
-        ),
+        str | None, _connection_option("Auth service URL [env CL_AUTH_URL].", "URL")
     ] = None,
     compute_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Compute service URL [env CL_COMPUTE_URL].",
-            metavar="URL",
-            rich_help_panel=CONNECTION,
-            show_default=False,
-        ),
+        str | None, _connection_option("Compute service URL [env CL_COMPUTE_URL].", "URL")
     ] = None,
     mqtt_url: Annotated[
         str | None,
-        typer.Option(
-            help="MQTT broker URL, mqtt://host:port [env CL_MQTT_URL].",
-            metavar="URL",
-            rich_help_panel=CONNECTION,
-            show_default=False,
-        ),
+        _connection_option("MQTT broker URL, mqtt://host:port [env CL_MQTT_URL].", "URL"),
     ] = None,
     username: Annotated[
-        str | None,
-        typer.Option(
-            help="User name [env CL_USERNAME].",
-            metavar="NAME",
-            rich_help_panel=CONNECTION,
-            show_default=False,
-        ),
+        str | None, _connection_option("User name [env CL_USERNAME].", "NAME")
     ] = None,
     password: Annotated[
         str | None,
-        typer.Option(
-            help=(
-                "Password. Other users can see command lines: prefer CL_PASSWORD or "
-                "`cl login --password-stdin`."
-            ),
-            metavar="TEXT",
-            rich_help_panel=CONNECTION,
-            show_default=False,
+        _connection_option(
+            "Password. Other users can see command lines: prefer CL_PASSWORD or "
+            "`cl login --password-stdin`.",
+            "TEXT",
         ),
     ] = None,
     no_auth: Annotated[

@@ -44,6 +44,16 @@ def _is_tty(stream: TextIO) -> bool:
         return False
 
 
+def format_bytes(size: int) -> str:
+    """A byte count for people: ``900 B``, ``1.5 KiB``, ``5.0 MiB`` and so on up to ``TiB``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 def _text(value: object) -> str:
     if value is None:
         return "-"

@@ -9,8 +9,8 @@ import typer
 from cl_client.cli import (
     DEFAULT_JOBS,
     DEFAULT_PRIORITY,
+    check_options,
     files_argument,
-    get_output,
     jobs_option,
     json_option,
     output_option,
@@ -66,13 +66,13 @@ def extract(
     from cl_plugin_exif.client import ExifClient, validate_tags
     from cl_plugin_exif.render import render_exif
 
-    try:
+    def check_tags() -> list[str]:
         names = validate_tags(",".join(tags or []))
         if tags and not names:
             raise InvalidInputError("--tag needs a tag name, e.g. --tag Make")
-    except InvalidInputError as exc:
-        get_output(ctx).error(exc.message)
-        raise typer.Exit(exc.exit_code) from None
+        return names
+
+    names = check_options(ctx, check_tags)
 
     async def submit(compute: ComputeClient, file: Path) -> JobCreated:
         return await ExifClient(compute).submit(file, tags=names, priority=priority)

@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Final, cast
 
-from cl_client.errors import InvalidInputError, MalformedResponseError
+from cl_client.errors import InvalidInputError
 from cl_client.models import Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult
 
@@ -53,12 +52,6 @@ class ExifResult(TaskResult):
     software: str | None = None
     #: Every ExifTool tag → its value.
     raw_metadata: JsonObject = field(default_factory=dict[str, object])
-
-    @property
-    def input_name(self) -> str:
-        """The uploaded file's name, from ``params.input_path``."""
-        value = self.job.params.get("input_path")
-        return Path(value).name if isinstance(value, str) else self.job.job_id
 
     @property
     def requested_tags(self) -> list[str]:
@@ -160,15 +153,8 @@ class ExifClient(TaskClient[ExifResult]):
         )
 
     async def collect(self, job: Job, dest: Path | None = None) -> ExifResult:
-        remote = job.output_path or RESULT_FILE
-        downloaded: list[Path] = []
-        if dest is not None:
-            local = await self.compute.download(job.job_id, remote, dest)
-            downloaded.append(local)
-            data = _load_json_file(local)
-        else:
-            data = await self.compute.read_json(job.job_id, remote)
-        return parse_exif_result(job, data, downloaded)
+        data, saved = await self.fetch_json(job, job.output_path or RESULT_FILE, dest)
+        return parse_exif_result(job, data, [] if saved is None else [saved])
 
 
 def parse_exif_result(job: Job, data: JsonObject, downloaded: list[Path]) -> ExifResult:
@@ -220,13 +206,3 @@ def _number(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
-
-
-def _load_json_file(path: Path) -> JsonObject:
-    try:
-        data: object = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise MalformedResponseError(f"{path} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise MalformedResponseError(f"{path} does not hold a JSON object")
-    return cast(JsonObject, data)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 from cl_client.cli import (
+    check_options,
     files_argument,
-    get_output,
     jobs_option,
     json_option,
     output_option,
@@ -58,16 +58,11 @@ def detect(
     priority: Annotated[int, priority_option()] = 5,
 ) -> None:
     """Find the faces in each FILE; --output saves a folder with the JSON and every face crop."""
-    from cl_client.errors import InvalidInputError
-
     from cl_plugin_face_detection.client import FaceDetectionClient, validate_thresholds
     from cl_plugin_face_detection.render import render_faces
 
-    try:  # before run_task, so that nothing is uploaded with a bad value
-        validate_thresholds(confidence_threshold, nms_threshold)
-    except InvalidInputError as exc:
-        get_output(ctx).error(exc.message)
-        raise typer.Exit(exc.exit_code) from None
+    # Before run_task, so that nothing is uploaded with a bad value.
+    check_options(ctx, lambda: validate_thresholds(confidence_threshold, nms_threshold))
     run_task(
         ctx,
         FaceDetectionClient,

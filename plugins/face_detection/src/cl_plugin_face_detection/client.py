@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -117,12 +116,6 @@ class FaceDetectionResult(TaskResult):
     def num_faces(self) -> int:
         return len(self.faces)
 
-    @property
-    def input_name(self) -> str:
-        """The uploaded file's name, from ``params.input_path``."""
-        value = self.job.params.get("input_path")
-        return Path(value).name if isinstance(value, str) else self.job.job_id
-
     def to_json(self) -> JsonObject:
         out = super().to_json()
         out["result"] = {
@@ -187,13 +180,12 @@ class FaceDetectionClient(TaskClient[FaceDetectionResult]):
 
     async def collect(self, job: Job, dest: Path | None = None) -> FaceDetectionResult:
         remote = job.output_path or RESULT_FILE
-        if dest is None:
-            data = await self.compute.read_json(job.job_id, remote)
-            return parse_face_detection(job, data, file_path=remote)
-
-        _prepare_folder(dest)
-        saved = await self.compute.download(job.job_id, remote, dest)
-        result = parse_face_detection(job, _load_json_file(saved), file_path=remote)
+        if dest is not None:
+            _prepare_folder(dest)
+        data, saved = await self.fetch_json(job, remote, dest)
+        result = parse_face_detection(job, data, file_path=remote)
+        if dest is None or saved is None:
+            return result
         result.saved_path = saved
         result.downloaded.append(saved)
         for face in result.faces:
@@ -334,13 +326,3 @@ def _optional_int(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
-
-
-def _load_json_file(path: Path) -> JsonObject:
-    try:
-        data: object = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise MalformedResponseError(f"{path} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise MalformedResponseError(f"{path} does not hold a JSON object")
-    return cast(JsonObject, data)

@@ -1,66 +1,15 @@
 """``cl face-embedding embed``: the ArcFace embedding (512 float32 values) of each face crop.
 
-Only typer, pathlib, typing and ``cl_client.cli`` are imported here; the client and the rendering
-are imported when the command runs, so ``cl --help`` stays fast.
+The command is the core's shared embedding command; the client is imported when it runs.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from cl_client.cli.embedding import embedding_app
 
-import typer
-from cl_client.cli import (
-    files_argument,
-    jobs_option,
-    json_option,
-    output_option,
-    priority_option,
-    run_task,
-    timeout_option,
-    watch_option,
+app = embedding_app(
+    "cl_plugin_face_embedding.client:FaceEmbeddingClient",
+    help=(
+        "ArcFace embeddings (512 float32 values) of face crops (see `cl face-detection detect -o`)."
+    ),
 )
-
-app = typer.Typer(no_args_is_help=True)
-
-
-@app.callback()
-def main() -> None:
-    """ArcFace embeddings (512 float32 values) of face crops (see `cl face-detection detect -o`)."""
-
-
-@app.command()
-def embed(
-    ctx: typer.Context,
-    files: Annotated[list[Path], files_argument()],
-    normalize: Annotated[
-        bool,
-        typer.Option(
-            "--normalize/--no-normalize", help="L2-normalise the vector (the server default)."
-        ),
-    ] = True,
-    watch: Annotated[bool, watch_option()] = False,
-    output: Annotated[Path | None, output_option()] = None,
-    timeout: Annotated[float, timeout_option(60)] = 60,
-    json_output: Annotated[bool, json_option()] = False,
-    jobs: Annotated[int, jobs_option()] = 3,
-    priority: Annotated[int, priority_option()] = 5,
-) -> None:
-    """Compute the embedding of each FILE; --output saves the .npy file(s)."""
-    from cl_plugin_face_embedding.client import FaceEmbeddingClient
-    from cl_plugin_face_embedding.render import render_embedding
-
-    run_task(
-        ctx,
-        FaceEmbeddingClient,
-        files,
-        lambda compute, path: FaceEmbeddingClient(compute).submit(
-            path, normalize=normalize, priority=priority
-        ),
-        render_embedding,
-        watch=watch,
-        output=output,
-        timeout=timeout,
-        json_output=json_output,
-        jobs=jobs,
-    )

@@ -54,6 +54,12 @@ class FaceEmbeddingResult(EmbeddingResult):
         out["quality_score"] = self.quality_score
         return out
 
+    def extra_rows(self) -> list[tuple[str, object]]:
+        """The crop's sharpness, next to the vector's numbers in ``cl face-embedding embed``."""
+        if self.quality_score is None:
+            return []
+        return [("quality", f"{self.quality_score:.3f}")]
+
 
 class FaceEmbeddingClient(EmbeddingClient[FaceEmbeddingResult]):
     """Typed client for ``POST /jobs/face_embedding``: ``submit``, ``embed``, ``collect``."""

@@ -9,8 +9,8 @@ import typer
 from cl_client.cli import (
     DEFAULT_JOBS,
     DEFAULT_PRIORITY,
+    check_options,
     files_argument,
-    get_output,
     jobs_option,
     json_option,
     output_option,
@@ -56,17 +56,12 @@ def compute(
     With --output, the server's hash.json is saved too (a folder for several files).
     """
     from cl_client.compute import ComputeClient
-    from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
 
     from cl_plugin_hash.client import HashClient, validate_algorithm
     from cl_plugin_hash.render import render_hash
 
-    try:
-        chosen = validate_algorithm(algorithm)
-    except InvalidInputError as exc:
-        get_output(ctx).error(exc.message)
-        raise typer.Exit(exc.exit_code) from None
+    chosen = check_options(ctx, lambda: validate_algorithm(algorithm))
 
     async def submit(compute: ComputeClient, file: Path) -> JobCreated:
         return await HashClient(compute).submit(file, algorithm=chosen, priority=priority)

@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +42,6 @@ class HashResult(TaskResult):
     media_type: str | None = None
     #: Seconds the worker spent hashing.
     process_time: float | None = None
-
-    @property
-    def input_name(self) -> str:
-        """The uploaded file's name, from ``params.input_path``."""
-        return _input_name(self.job)
 
     def to_json(self) -> JsonObject:
         out = super().to_json()
@@ -96,15 +90,8 @@ class HashClient(TaskClient[HashResult]):
         )
 
     async def collect(self, job: Job, dest: Path | None = None) -> HashResult:
-        remote = job.output_path or RESULT_FILE
-        downloaded: list[Path] = []
-        if dest is not None:
-            local = await self.compute.download(job.job_id, remote, dest)
-            downloaded.append(local)
-            data = _load_json_file(local)
-        else:
-            data = await self.compute.read_json(job.job_id, remote)
-        return parse_hash_result(job, data, downloaded)
+        data, saved = await self.fetch_json(job, job.output_path or RESULT_FILE, dest)
+        return parse_hash_result(job, data, [] if saved is None else [saved])
 
 
 def parse_hash_result(job: Job, data: JsonObject, downloaded: list[Path]) -> HashResult:
@@ -130,18 +117,3 @@ def parse_hash_result(job: Job, data: JsonObject, downloaded: list[Path]) -> Has
             else None
         ),
     )
-
-
-def _load_json_file(path: Path) -> JsonObject:
-    try:
-        data: object = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise MalformedResponseError(f"{path} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise MalformedResponseError(f"{path} does not hold a JSON object")
-    return cast(JsonObject, data)
-
-
-def _input_name(job: Job) -> str:
-    value = job.params.get("input_path")
-    return Path(value).name if isinstance(value, str) else job.job_id

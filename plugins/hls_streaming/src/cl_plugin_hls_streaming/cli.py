@@ -9,8 +9,8 @@ import typer
 from cl_client.cli import (
     DEFAULT_JOBS,
     DEFAULT_PRIORITY,
+    check_options,
     files_argument,
-    get_output,
     jobs_option,
     json_option,
     output_option,
@@ -65,7 +65,6 @@ def generate_manifest(
     segment are saved there, ready for a player (one sub-folder per input for several).
     """
     from cl_client.compute import ComputeClient
-    from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
 
     from cl_plugin_hls_streaming.client import (
@@ -76,13 +75,10 @@ def generate_manifest(
     )
     from cl_plugin_hls_streaming.render import render_hls
 
-    chosen: list[HlsVariant] | None = None
-    try:
-        if variants:
-            chosen = validate_variants([parse_variant(text) for text in variants])
-    except InvalidInputError as exc:
-        get_output(ctx).error(exc.message)
-        raise typer.Exit(exc.exit_code) from None
+    def check() -> list[HlsVariant] | None:
+        return validate_variants([parse_variant(text) for text in variants]) if variants else None
+
+    chosen = check_options(ctx, check)
 
     async def submit(compute: ComputeClient, file: Path) -> JobCreated:
         return await HlsStreamingClient(compute).submit(

@@ -137,12 +137,6 @@ class HlsResult(TaskResult):
     def total_segments(self) -> int:
         return sum(len(stream.segments) for stream in self.streams)
 
-    @property
-    def input_name(self) -> str:
-        """The uploaded file's name, from ``params.input_path``."""
-        value = self.job.params.get("input_path")
-        return Path(value).name if isinstance(value, str) else self.job.job_id
-
     def to_json(self) -> JsonObject:
         out = super().to_json()
         out["result"] = {

@@ -9,8 +9,8 @@ import typer
 from cl_client.cli import (
     DEFAULT_JOBS,
     DEFAULT_PRIORITY,
+    check_options,
     files_argument,
-    get_output,
     jobs_option,
     json_option,
     output_option,
@@ -70,19 +70,20 @@ def convert(
 
     from cl_plugin_image_conversion.client import (
         ImageConversionClient,
+        ImageFormat,
         validate_format,
         validate_quality,
     )
     from cl_plugin_image_conversion.render import render_conversion
 
-    try:
+    def check() -> ImageFormat:
         if format is None:
             raise InvalidInputError("--format is required: png, jpg, jpeg, webp, gif, bmp or tiff")
         chosen = validate_format(format)
         validate_quality(quality)
-    except InvalidInputError as exc:
-        get_output(ctx).error(exc.message)
-        raise typer.Exit(exc.exit_code) from None
+        return chosen
+
+    chosen = check_options(ctx, check)
 
     async def submit(compute: ComputeClient, file: Path) -> JobCreated:
         return await ImageConversionClient(compute).submit(

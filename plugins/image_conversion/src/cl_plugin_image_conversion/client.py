@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final, Literal, cast
 
 from cl_client.errors import MalformedResponseError
-from cl_client.imagesize import image_info, read_image_info
+from cl_client.imagesize import image_info
 from cl_client.models import Job, JobCreated, JsonObject
 from cl_client.tasks import (
     ProgressCallback,
@@ -50,12 +50,6 @@ class ConversionResult(TaskResult):
     width: int | None = None
     height: int | None = None
     size_bytes: int
-
-    @property
-    def input_name(self) -> str:
-        """The uploaded file's name, from ``params.input_path``."""
-        value = self.job.params.get("input_path")
-        return Path(value).name if isinstance(value, str) else self.job.job_id
 
     def to_json(self) -> JsonObject:
         out = super().to_json()
@@ -127,27 +121,18 @@ class ImageConversionClient(TaskClient[ConversionResult]):
 
     async def collect(self, job: Job, dest: Path | None = None) -> ConversionResult:
         remote = job.output_path or _fallback_output_path(job)
-        if dest is not None:
-            local = await self.compute.download(job.job_id, remote, dest)
-            info = read_image_info(local)
-            size = local.stat().st_size
-            downloaded = [local]
-        else:
-            data = await self.compute.read_bytes(job.job_id, remote)
-            info = image_info(data)
-            size = len(data)
-            local = None
-            downloaded = []
+        data, saved = await self.fetch_bytes(job, remote, dest)
+        info = image_info(data)
         requested = job.params.get("format")
         return ConversionResult(
             job=job,
-            downloaded=downloaded,
+            downloaded=[] if saved is None else [saved],
             remote_path=remote,
-            path=local,
+            path=saved,
             format=info.format if info else str(requested or PurePosixPath(remote).suffix[1:]),
             width=info.width if info else None,
             height=info.height if info else None,
-            size_bytes=size,
+            size_bytes=len(data),
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cl_client.cli import format_bytes
+
 if TYPE_CHECKING:
     from cl_client.cli import Output
 
@@ -23,15 +25,3 @@ def render_conversion(result: ConversionResult, output: Output) -> None:
         pairs.append(("size", f"{result.width}×{result.height}"))
     pairs.append(("bytes", format_bytes(result.size_bytes)))
     output.key_values(pairs, title=result.input_name)
-
-
-def format_bytes(size: int) -> str:
-    """``1536`` → ``1.5 KiB``; below 1 KiB the exact count."""
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"

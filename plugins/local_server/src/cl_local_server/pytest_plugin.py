@@ -8,29 +8,52 @@
   :data:`ADMIN_PASSWORD`.
 * ``cl_broker`` — parametrised over :func:`available_brokers`, for running MQTT tests against each.
 
+For testing ``cl`` commands (built on :mod:`cl_client.testing`):
+
+* ``cl_isolated`` — no ``CL_*`` settings from outside; profiles and tokens in ``tmp_path``.
+* ``cl_offline`` — a :class:`~cl_client.testing.ClRunner` whose services are where nothing
+  listens: an exit 2 there proves the input was refused before any request.
+* ``cl_against`` — ``cl_against(server) -> ClRunner``: ``cl`` (and the library's ``Client()``)
+  pointed at ``server``, isolated.
+* ``cl_module_server`` — a no-auth server shared by the tests of one module: the built-in
+  executors plus ``cl_module_executors`` (module scope; override it, e.g. in ``conftest.py``, to
+  add executors or remove one with ``None``). ``cl_module_server_factory`` starts others that
+  live as long.
+* ``cl_run`` — ``cl_against(cl_module_server)``.
+
+:func:`stand_in_embedding` is an executor for the embedding tasks, whose models the local server
+does not ship.
+
 Heavy modules are imported inside the fixtures, so having this plugin installed costs other test
 suites nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 import pytest
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from cl_client.testing import ClRunner
+
     from cl_local_server.config import AuthMode, Compat
-    from cl_local_server.executors import Executor, ExecutorRegistry
+    from cl_local_server.executors import Executor, ExecutorRegistry, TaskContext
     from cl_local_server.server import LocalServer
 
 BrokerKind = Literal["embedded", "mosquitto", "external"]
+#: What the ``cl_against`` fixture is: ``cl_against(server)`` gives ``cl`` pointed at ``server``.
+ClAgainst = Callable[["LocalServer"], "ClRunner"]
 
 #: The admin password of ``cl_server_jwt`` (and of factory servers unless overridden).
 ADMIN_PASSWORD = "admin-test-password"  # noqa: S105 - a fixture value, not a secret
@@ -103,7 +126,8 @@ class MosquittoBroker:
 
 
 class ServerFactory:
-    """Starts servers on free ports with fresh data dirs; :meth:`close` stops them all."""
+    """Starts servers on free ports with fresh data dirs; :meth:`close` (or leaving a ``with``
+    block) stops them all."""
 
     def __init__(self, tmp_root: Path) -> None:
         self._tmp_root = tmp_root
@@ -175,6 +199,12 @@ class ServerFactory:
         self._servers.append(server)
         return server
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         errors: list[BaseException] = []
         for server in reversed(self._servers):
@@ -192,11 +222,8 @@ class ServerFactory:
 
 @pytest.fixture
 def cl_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
-    factory = ServerFactory(tmp_path_factory.mktemp("cl-server"))
-    try:
+    with ServerFactory(tmp_path_factory.mktemp("cl-server")) as factory:
         yield factory
-    finally:
-        factory.close()
 
 
 @pytest.fixture
@@ -216,3 +243,102 @@ def cl_broker(request: pytest.FixtureRequest) -> BrokerKind:
     """Each available broker kind in turn; pass it to ``cl_server_factory.start(broker=...)``."""
     kind: BrokerKind = request.param
     return kind
+
+
+@pytest.fixture(scope="module")
+def cl_module_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServerFactory]:
+    """Like ``cl_server_factory``, but the servers it starts live until the test module ends."""
+    with ServerFactory(tmp_path_factory.mktemp("cl-module-server")) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def cl_module_executors() -> Mapping[str, Executor | None]:
+    """Executors ``cl_module_server`` adds to the built-in ones (``None`` removes one): none.
+    Override this fixture in a test module or ``conftest.py`` to change that."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def cl_module_server(
+    cl_module_server_factory: ServerFactory, cl_module_executors: Mapping[str, Executor | None]
+) -> LocalServer:
+    """A started no-auth server shared by the tests of one module: the built-in executors plus
+    ``cl_module_executors``."""
+    return cl_module_server_factory.start(auth_mode="none", executors=cl_module_executors)
+
+
+@pytest.fixture
+def cl_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No ``CL_*`` settings from outside; profiles and tokens under ``tmp_path`` (returned)."""
+    from cl_client.testing import isolate
+
+    return isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def cl_offline(cl_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> ClRunner:
+    """``cl`` (and ``Client()``) pointed where nothing listens: anything sent fails with exit 5,
+    so an exit 2 proves the input was refused before any request."""
+    from cl_client.testing import OFFLINE_ENV, ClRunner
+
+    for name, value in OFFLINE_ENV.items():
+        monkeypatch.setenv(name, value)
+    return ClRunner(OFFLINE_ENV)
+
+
+@pytest.fixture
+def cl_against(cl_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> ClAgainst:
+    """``cl_against(server) -> ClRunner``: ``cl`` run in-process against ``server``, isolated.
+    The process environment points at ``server`` too, so ``Client()`` in the test talks to it."""
+    from cl_client.testing import ClRunner
+
+    def against(server: LocalServer) -> ClRunner:
+        env = server.client_env()
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return ClRunner(env)
+
+    return against
+
+
+@pytest.fixture
+def cl_run(cl_module_server: LocalServer, cl_against: ClAgainst) -> ClRunner:
+    """``cl_run(*args, input=None, env=None) -> Result``: ``cl`` against ``cl_module_server``."""
+    return cl_against(cl_module_server)
+
+
+# --- a stand-in for the embedding tasks ---------------------------------------------------------
+
+
+def stand_in_vector(data: bytes, dimension: int, *, normalize: bool) -> npt.NDArray[np.float32]:
+    """The vector :func:`stand_in_embedding` writes for an input of these bytes: random numbers
+    seeded by the input's SHA-256, so the same file always gives the same vector."""
+    import numpy as np
+
+    seed = int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
+    vector = np.random.default_rng(seed).standard_normal(dimension) * 3.0
+    if normalize:
+        vector = vector / np.linalg.norm(vector)
+    return vector.astype(np.float32)
+
+
+def stand_in_embedding(dimension: int, **task_output: object) -> Executor:
+    """An executor for an embedding task, whose model this server does not ship: it saves
+    :func:`stand_in_vector` with ``np.save`` at ``params.output_path`` as the real worker does and
+    returns ``{"embedding_dim", "normalized"}`` plus ``task_output``. It honours ``normalize``
+    and reports progress 50."""
+
+    def embed(ctx: TaskContext) -> dict[str, object]:
+        import numpy as np
+
+        normalize = ctx.params.get("normalize", True) is True
+        ctx.progress(50)
+        ctx.output_path.parent.mkdir(parents=True, exist_ok=True)
+        vector = stand_in_vector(ctx.input_path.read_bytes(), dimension, normalize=normalize)
+        np.save(ctx.output_path, vector)
+        return {"embedding_dim": dimension, "normalized": normalize, **task_output}
+
+    return embed

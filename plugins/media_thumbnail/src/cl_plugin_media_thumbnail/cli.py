@@ -9,8 +9,8 @@ import typer
 from cl_client.cli import (
     DEFAULT_JOBS,
     DEFAULT_PRIORITY,
+    check_options,
     files_argument,
-    get_output,
     jobs_option,
     json_option,
     output_option,
@@ -72,20 +72,12 @@ def generate(
     folder for one input, a folder for several).
     """
     from cl_client.compute import ComputeClient
-    from cl_client.errors import InvalidInputError
     from cl_client.models import JobCreated
 
-    from cl_plugin_media_thumbnail.client import (
-        MediaThumbnailClient,
-        validate_box,
-    )
+    from cl_plugin_media_thumbnail.client import MediaThumbnailClient, validate_box
     from cl_plugin_media_thumbnail.render import render_thumbnail
 
-    try:
-        validate_box(width, height)
-    except InvalidInputError as exc:
-        get_output(ctx).error(exc.message)
-        raise typer.Exit(exc.exit_code) from None
+    check_options(ctx, lambda: validate_box(width, height))
 
     async def submit(compute: ComputeClient, file: Path) -> JobCreated:
         return await MediaThumbnailClient(compute).submit(

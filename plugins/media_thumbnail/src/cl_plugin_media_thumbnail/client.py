@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
 
-from cl_client.imagesize import image_info, read_image_info
+from cl_client.imagesize import image_info
 from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult, check_int_range
 
@@ -42,12 +42,6 @@ class ThumbnailResult(TaskResult):
     size_bytes: int
     #: ``image`` or ``video``, as the server detected it.
     media_type: str | None = None
-
-    @property
-    def input_name(self) -> str:
-        """The uploaded file's name, from ``params.input_path``."""
-        value = self.job.params.get("input_path")
-        return Path(value).name if isinstance(value, str) else self.job.job_id
 
     def to_json(self) -> JsonObject:
         out = super().to_json()
@@ -125,26 +119,17 @@ class MediaThumbnailClient(TaskClient[ThumbnailResult]):
 
     async def collect(self, job: Job, dest: Path | None = None) -> ThumbnailResult:
         remote = job.output_path or RESULT_FILE
-        if dest is not None:
-            local = await self.compute.download(job.job_id, remote, dest)
-            info = read_image_info(local)
-            size = local.stat().st_size
-            downloaded = [local]
-        else:
-            data = await self.compute.read_bytes(job.job_id, remote)
-            info = image_info(data)
-            size = len(data)
-            local = None
-            downloaded = []
+        data, saved = await self.fetch_bytes(job, remote, dest)
+        info = image_info(data)
         media_type = (job.task_output or {}).get("media_type")
         return ThumbnailResult(
             job=job,
-            downloaded=downloaded,
+            downloaded=[] if saved is None else [saved],
             remote_path=remote,
-            path=local,
+            path=saved,
             format=info.format if info else "unknown",
             width=info.width if info else None,
             height=info.height if info else None,
-            size_bytes=size,
+            size_bytes=len(data),
             media_type=media_type if isinstance(media_type, str) else None,
         )

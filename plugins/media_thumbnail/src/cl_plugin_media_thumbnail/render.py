@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cl_client.cli import format_bytes
+
 if TYPE_CHECKING:
     from cl_client.cli import Output
 
@@ -25,15 +27,3 @@ def render_thumbnail(result: ThumbnailResult, output: Output) -> None:
     if result.media_type is not None:
         pairs.append(("source", result.media_type))
     output.key_values(pairs, title=result.input_name)
-
-
-def format_bytes(size: int) -> str:
-    """``1536`` → ``1.5 KiB``; below 1 KiB the exact count."""
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"

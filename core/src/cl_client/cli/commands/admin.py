@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cl_client.cli import get_output, json_option, run_async
+from cl_client.cli import format_bytes, get_output, json_option, run_async
 from cl_client.cli.output import Output
 
 if TYPE_CHECKING:
@@ -27,15 +27,6 @@ app = typer.Typer(
 class OnOff(StrEnum):
     on = "on"
     off = "off"
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 @app.command("guest-mode")
@@ -105,7 +96,7 @@ def _show_storage(out: Output, size: StorageSize) -> None:
     out.key_values(
         [
             ("jobs", size.job_count),
-            ("size", f"{human_size(size.total_size)} ({size.total_size} bytes)"),
+            ("size", f"{format_bytes(size.total_size)} ({size.total_size} bytes)"),
         ]
     )
 
@@ -139,5 +130,5 @@ def _cleaned(out: Output, result: CleanupResult, days: int) -> None:
         return
     out.success(
         f"deleted {result.deleted_count} job folder(s) older than {days} day(s), freed "
-        f"{human_size(result.freed_space)}"
+        f"{format_bytes(result.freed_space)}"
     )

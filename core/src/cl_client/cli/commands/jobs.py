@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -149,16 +150,23 @@ def download(
         ),
     ],
     dest: Annotated[
-        Path,
-        typer.Argument(help="File to write, or an existing folder to write into.", metavar="DEST"),
-    ] = Path(),
+        str,
+        typer.Argument(
+            help="File to write, or a folder to write into (an existing one, or ending in '/').",
+            metavar="DEST",
+        ),
+    ] = ".",
     json_output: Annotated[bool, json_option()] = False,
 ) -> None:
     """Download one file of a job."""
     out = get_output(ctx)
+    target = Path(dest)
+    if dest.endswith(("/", os.sep)):
+        # A trailing slash means a folder, even one that does not exist yet.
+        target.mkdir(parents=True, exist_ok=True)
 
     async def go(client: Client) -> Path:
-        return await client.compute.download(job_id, file_path, dest)
+        return await client.compute.download(job_id, file_path, target)
 
     _downloaded(out, job_id, file_path, run_async(ctx, go))
 
