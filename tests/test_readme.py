@@ -1,0 +1,61 @@
+"""The library example in README.md runs as printed, against a server that needs a login."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from cl_local_server.server import LocalServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def readme_example() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks, "README.md has no python example"
+    return blocks[0]
+
+
+@pytest.mark.timeout(120)
+def test_readme_library_example_logs_in_hashes_and_prints(
+    cl_server_jwt: LocalServer, tmp_path: Path
+) -> None:
+    info = cl_server_jwt.info
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
+    env.update(cl_server_jwt.client_env())
+    env.update(
+        CL_PROFILE="default",
+        CL_USERNAME=info.admin_username,
+        CL_PASSWORD=info.admin_password,
+        CL_CONFIG_DIR=str(tmp_path / "config"),
+        CL_STATE_DIR=str(tmp_path / "state"),
+    )
+    script = tmp_path / "example.py"
+    script.write_text(readme_example(), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    photo = (REPO / "examples" / "media" / "astronaut.jpg").read_bytes()
+    md5 = hashlib.md5(photo, usedforsecurity=False).hexdigest()
+    assert run.stdout.startswith("completed ")
+    assert md5 in run.stdout
+    # The login's token was stored for later runs, owner-only.
+    token_files = list((tmp_path / "state").rglob("*.json"))
+    assert token_files
+    assert all(p.stat().st_mode & 0o077 == 0 for p in token_files)
