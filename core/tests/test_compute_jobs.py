@@ -294,6 +294,9 @@ def test_get_delete_and_download(cl_server: LocalServer, tmp_path: Path) -> None
                 await compute.delete_job(job.job_id)
             with pytest.raises(InvalidInputError, match="invalid job id"):
                 await compute.get_job("../admin")
+            # a query or fragment in an id is sent as part of the id, not as a query
+            with pytest.raises(NotFoundError, match=r"Job abc\?x=1 not found"):
+                await compute.get_job("abc?x=1")
 
     run(scenario())
     assert sorted(p.name for p in out.iterdir()) == ["h.json", "my photo ü.jpg"]

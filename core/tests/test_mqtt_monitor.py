@@ -108,6 +108,9 @@ def test_worker_messages_accept_worker_id_id_or_topic_suffix() -> None:
     monitor.handle_message(topic + "w1", b"")
     monitor.handle_message(topic + "anon", b"  ")
     assert set(monitor.workers()) == {"legacy-1"}
+    # ...even when the worker's payload named it differently from its topic
+    monitor.handle_message(topic + "old", b"")
+    assert monitor.workers() == {}
 
 
 def test_stale_workers_age_out_for_display() -> None:

@@ -26,7 +26,6 @@ from cl_client.errors import (
     ConfigError,
     InsecureFileError,
     InvalidInputError,
-    NotLoggedInError,
     ServerError,
     SessionExpiredError,
     TransportError,
@@ -206,6 +205,10 @@ class StoredToken(msgspec.Struct, kw_only=True):
     auth_url: str | None = None
     username: str | None = None
     saved_at: float | None = None
+
+    def __repr__(self) -> str:
+        # Never the token itself: a debug line or a failed assert must not leak it.
+        return f"StoredToken(auth_url={self.auth_url!r}, username={self.username!r}, token=***)"
 
 
 class TokenStore:
@@ -426,10 +429,12 @@ class Session:
                 if self._has_credentials():
                     return await self._login_again()
                 if self._foreign_issuer is not None:
-                    raise NotLoggedInError(
-                        f"the stored token of profile {self.settings.profile!r} was issued by "
-                        f"{self._foreign_issuer}, not {self.settings.auth_url}; it is not sent "
-                        "to another server — log in again with `cl login`"
+                    # Never sent elsewhere; like no session at all, so a guest-mode server works.
+                    log.debug(
+                        "stored token of profile %r was issued by %s, not %s: not sent",
+                        self.settings.profile,
+                        self._foreign_issuer,
+                        self.settings.auth_url,
                     )
                 return None
             expires = token_expiry(token)

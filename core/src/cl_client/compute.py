@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
+from urllib.parse import quote
 
 import msgspec
 
@@ -70,9 +71,11 @@ def form_value(value: FormValue) -> str:
 
 
 def _check_segment(what: str, value: str) -> str:
+    """``value`` as one URL path segment: refused if it could name another path, else quoted
+    (so ``?``, ``#`` or ``%`` in a job id cannot change the request)."""
     if not value or "/" in value or value in (".", ".."):
         raise InvalidInputError(f"invalid {what} {value!r}")
-    return value
+    return quote(value, safe="")
 
 
 T = TypeVar("T")

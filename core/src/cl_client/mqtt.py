@@ -121,6 +121,8 @@ class MqttMonitor:
         self._watches: dict[str, list[JobWatch]] = {}
         self._buffer: dict[str, deque[tuple[float, JobEvent]]] = {}
         self._workers: dict[str, tuple[float, WorkerCapability]] = {}
+        # Topic suffix -> the key a worker is stored under (its payload id may differ).
+        self._worker_keys: dict[str, str] = {}
         self._client: paho.Client | None = None
         self._ready = threading.Event()
         self._failed = threading.Event()
@@ -306,7 +308,7 @@ class MqttMonitor:
     def _handle_worker(self, suffix: str, payload: bytes) -> None:
         if not payload.strip():
             with self._lock:
-                self._workers.pop(suffix, None)
+                self._workers.pop(self._worker_keys.pop(suffix, suffix), None)
             return
         try:
             worker = msgspec.json.decode(payload, type=WorkerCapability)
@@ -317,6 +319,7 @@ class MqttMonitor:
         with self._lock:
             if key != suffix:
                 self._workers.pop(suffix, None)
+            self._worker_keys[suffix] = key
             self._workers[key] = (time.time(), worker)
 
     # -- for waiters -------------------------------------------------------------------------

@@ -336,7 +336,7 @@ class ServiceTransport:
                 log.debug("%s %s%s", method, self.base_url, path)
                 try:
                     response = await client.send(request, stream=stream)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:
                     raise self._unreachable(exc, method, path) from None
             log.debug("%s %s -> %d", method, path, response.status_code)
             if (
@@ -426,7 +426,7 @@ class ServiceTransport:
                     async for chunk in response.aiter_bytes(_CHUNK):
                         fh.write(chunk)
                         received += len(chunk)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:
                     raise self._interrupted(path, exc) from None
                 expected = response.headers.get("content-length")
                 encoded = "content-encoding" in response.headers

@@ -236,3 +236,16 @@ def test_usage_errors_exit_2(cl: RunCl) -> None:
     result = cl("nonexistent-command")
     assert result.exit_code == 2
     assert "No such command" in result.stderr
+
+
+def test_an_unwritable_config_dir_is_one_line_not_a_traceback(
+    cl: RunCl, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = isolated / "not-a-dir"
+    blocker.write_text("a file where the config folder should be\n")
+    monkeypatch.setenv("CL_CONFIG_DIR", str(blocker / "config"))
+    result = cl("profile", "add", "x", "--compute-url", "http://host:8002")
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert "Traceback" not in result.output

@@ -330,7 +330,7 @@ def guarded(out: Output) -> Generator[None]:
     """Run synchronous command code: our errors become one line and their exit code."""
     try:
         yield
-    except ClError as exc:
+    except (ClError, OSError) as exc:
         fail(out, exc)
     except KeyboardInterrupt:
         out.error("interrupted")

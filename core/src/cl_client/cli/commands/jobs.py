@@ -161,11 +161,11 @@ def download(
     """Download one file of a job."""
     out = get_output(ctx)
     target = Path(dest)
-    if dest.endswith(("/", os.sep)):
-        # A trailing slash means a folder, even one that does not exist yet.
-        target.mkdir(parents=True, exist_ok=True)
 
     async def go(client: Client) -> Path:
+        if dest.endswith(("/", os.sep)):
+            # A trailing slash means a folder, even one that does not exist yet.
+            target.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one local mkdir
         return await client.compute.download(job_id, file_path, target)
 
     _downloaded(out, job_id, file_path, run_async(ctx, go))
