@@ -118,19 +118,23 @@ class JobStore:
             return None
         marks = ",".join("?" for _ in task_types)
         with self._lock:
-            row = self._conn.execute(
-                f"SELECT job_id FROM jobs WHERE status = ? AND task_type IN ({marks})"  # noqa: S608
-                " ORDER BY created_at, rowid LIMIT 1",
-                (STATUS_QUEUED, *task_types),
-            ).fetchone()
-            if row is None:
-                return None
-            job_id = str(row["job_id"])
-            self._conn.execute(
-                "UPDATE jobs SET status = ?, started_at = ? WHERE job_id = ?",
-                (STATUS_PROCESSING, now_ms(), job_id),
-            )
-            return self._fetch(job_id)
+            # Another connection to the same file may claim between our SELECT and UPDATE: the
+            # UPDATE only takes a job that is still queued, otherwise try the next candidate.
+            while True:
+                row = self._conn.execute(
+                    f"SELECT job_id FROM jobs WHERE status = ? AND task_type IN ({marks})"  # noqa: S608
+                    " ORDER BY created_at, rowid LIMIT 1",
+                    (STATUS_QUEUED, *task_types),
+                ).fetchone()
+                if row is None:
+                    return None
+                job_id = str(row["job_id"])
+                cur = self._conn.execute(
+                    "UPDATE jobs SET status = ?, started_at = ? WHERE job_id = ? AND status = ?",
+                    (STATUS_PROCESSING, now_ms(), job_id, STATUS_QUEUED),
+                )
+                if cur.rowcount == 1:
+                    return self._fetch(job_id)
 
     def set_progress(self, job_id: str, progress: int) -> JsonObject | None:
         with self._lock:
@@ -159,7 +163,10 @@ class JobStore:
             return self._fetch(job_id) if cur.rowcount else None
 
     def requeue_interrupted(self) -> int:
-        """Jobs left ``processing`` by a server that stopped mid-job go back to the queue."""
+        """Jobs left ``processing`` by a server that stopped mid-job go back to the queue.
+
+        Only call this while holding the data dir's server lock: otherwise the jobs may belong to
+        another server that is running them right now."""
         with self._lock:
             cur = self._conn.execute(
                 "UPDATE jobs SET status = ?, progress = 0, started_at = NULL WHERE status = ?",

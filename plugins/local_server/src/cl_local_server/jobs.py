@@ -40,9 +40,14 @@ class JobQueue:
         self._events = events
         self._lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
+        self._delete_listeners: list[Callable[[str], None]] = []
 
     def on_new_job(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
+
+    def on_delete(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(job_id)`` after a job's row is deleted (to stop its running work)."""
+        self._delete_listeners.append(listener)
 
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
@@ -92,8 +97,13 @@ class JobQueue:
         """Remove the row and the job directory; no event (PROTOCOL §4.5)."""
         with self._lock:
             existed = self.store.delete(job_id)
+        for listener in list(self._delete_listeners):
+            listener(job_id)
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
         return existed
+
+    def exists(self, job_id: str) -> bool:
+        return self._safe(lambda: self.store.get(job_id)) is not None
 
     @staticmethod
     def _safe(action: Callable[[], JsonObject | None]) -> JsonObject | None:

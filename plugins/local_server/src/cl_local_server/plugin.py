@@ -54,6 +54,10 @@ def embedded_data_dir() -> Path:
     return default_data_dir() / "embedded"
 
 
+def _say_waiting() -> None:
+    print("cl: waiting for another `cl -p local` command to finish…", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def _serve(settings: Settings) -> Generator[Settings]:
     from cl_local_server.config import ServerConfig
@@ -69,7 +73,8 @@ def _serve(settings: Settings) -> Generator[Settings]:
         workers_topic_prefix=settings.workers_topic,
     )
     server = LocalServer(config)
-    server.start()
+    # One server per data dir: concurrent `cl -p local` commands take turns.
+    server.start(on_busy=_say_waiting)
     info = server.info
     # stdout carries the command's results; status goes to stderr.
     print(f"cl: local server at {info.compute_url} (data in {info.data_dir})", file=sys.stderr)

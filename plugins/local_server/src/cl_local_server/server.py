@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import signal
 import socket
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -86,6 +88,45 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+#: Held (``flock``) by the one server using a data dir, from start to stop.
+LOCK_FILE = "server.lock"
+
+
+class DataDirInUseError(OSError):
+    """Another local server (in this or another process) is using the data dir."""
+
+
+class _DataDirLock:
+    """An exclusive ``flock`` on ``<data_dir>/server.lock``; the kernel drops it if we die."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._fd: int | None = None
+
+    def acquire(self, on_busy: Callable[[], None] | None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_busy is None:
+                    raise DataDirInUseError(
+                        f"data dir {self.data_dir} is in use by another local server"
+                    ) from None
+                on_busy()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
 class _Http:
     """One uvicorn server on an already bound socket, run as a task on the server's loop."""
 
@@ -134,6 +175,7 @@ class LocalServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._dir_lock = _DataDirLock(self.config.data_dir)
         self._users: UserStore | None = None
         self._jobs: JobStore | None = None
         self._broker: EmbeddedBroker | None = None
@@ -176,11 +218,18 @@ class LocalServer:
                 return False
             time.sleep(0.05)
 
-    def start(self, timeout: float = 30.0) -> LocalServer:
-        """Start everything; returns once both HTTP ports answer and MQTT is connected."""
+    def start(
+        self, timeout: float = 30.0, *, on_busy: Callable[[], None] | None = None
+    ) -> LocalServer:
+        """Start everything; returns once both HTTP ports answer and MQTT is connected.
+
+        One server per data dir: if another holds it, raise :class:`DataDirInUseError`, or, when
+        ``on_busy`` is given, call it once and wait (``timeout`` counts from getting the dir).
+        """
         with self._lock:
             if self._info is not None:
                 return self
+            self._dir_lock.acquire(on_busy)
             loop = asyncio.new_event_loop()
             thread = threading.Thread(target=loop.run_forever, name="cl-local-server", daemon=True)
             thread.start()
@@ -191,6 +240,7 @@ class LocalServer:
                 with contextlib.suppress(Exception):
                     self._call(self._astop(), 30)
                 self._shutdown_loop()
+                self._dir_lock.release()
                 raise
             return self
 
@@ -204,6 +254,7 @@ class LocalServer:
             finally:
                 self._info = None
                 self._shutdown_loop()
+                self._dir_lock.release()
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -241,14 +292,15 @@ class LocalServer:
         self._users = UserStore(cfg.auth_db_path)
         self.auth = AuthService(cfg, self._users)
         generated_password = await asyncio.to_thread(self.auth.ensure_admin)
-        self._jobs = JobStore(cfg.compute_db_path)
-        self._jobs.requeue_interrupted()
+        jobs = self._jobs = await asyncio.to_thread(JobStore, cfg.compute_db_path)
+        # Safe only because start() holds the data dir lock: no other server runs these jobs.
+        await asyncio.to_thread(jobs.requeue_interrupted)
         if (
             cfg.auth_mode == "jwt"
             and not cfg.guest_mode
-            and self._jobs.get_config(AUTH_ENABLED_KEY) is None
+            and await asyncio.to_thread(jobs.get_config, AUTH_ENABLED_KEY) is None
         ):
-            self._jobs.set_config(AUTH_ENABLED_KEY, "true", None)
+            await asyncio.to_thread(jobs.set_config, AUTH_ENABLED_KEY, "true", None)
 
         auth_sock = _bind(cfg.host, cfg.auth_port)
         compute_sock = _bind(cfg.host, cfg.compute_port)

@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
 
 from cl_local_server.config import ServerConfig
-from cl_local_server.executors import ExecutorRegistry, ProcessTracker, TaskContext
+from cl_local_server.executors import Executor, ExecutorRegistry, ProcessTracker, TaskContext
 from cl_local_server.forms import JsonValue
 from cl_local_server.job_store import JsonObject
 from cl_local_server.jobs import JobQueue
@@ -54,7 +55,10 @@ class Worker:
     async def run(self) -> None:
         pool = self.pool
         while not pool.stopping:
-            job = pool.queue.claim(pool.registry.task_types())
+            # Off the loop: SQLite may wait on a lock held by another connection.
+            job = await asyncio.to_thread(pool.queue.claim, pool.registry.task_types())
+            if job is not None and pool.stopping:
+                break  # claimed during the stop: left processing, requeued by the next start
             if job is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), pool.config.poll_interval)
@@ -126,6 +130,7 @@ class WorkerPool:
             worker.advertise()
             worker.task = asyncio.create_task(worker.run(), name=worker.worker_id)
         self.queue.on_new_job(self.notify)
+        self.queue.on_delete(self.processes.kill_job)
         self.registry.add_listener(self._registry_changed)
         self._heartbeat = asyncio.create_task(self._beat(), name="worker-heartbeat")
 
@@ -158,6 +163,27 @@ class WorkerPool:
         if executor is None:
             self.queue.fail(job_id, f"No executor registered for task type {task_type}")
             return
+        processes = self.processes.for_job(job_id)
+        try:
+            if not self.queue.exists(job_id):
+                return  # deleted between the claim and here
+            self._run(executor, job_id, task_type, params, processes)
+        finally:
+            self.processes.forget_job(job_id)
+            # A job deleted while running: its executor may have recreated files under the job
+            # directory after the delete removed it.
+            if not self.stopping and not self.queue.exists(job_id):
+                shutil.rmtree(job_dir, ignore_errors=True)
+
+    def _run(
+        self,
+        executor: Executor,
+        job_id: str,
+        task_type: str,
+        params: dict[str, JsonValue],
+        processes: ProcessTracker,
+    ) -> None:
+        job_dir = self.queue.job_dir(job_id)
         ctx = TaskContext(
             job_id=job_id,
             task_type=task_type,
@@ -166,7 +192,7 @@ class WorkerPool:
             output_path=job_dir / str(params.get("output_path", "output")),
             params=dict(params),
             progress_callback=lambda percent: self.queue.progress(job_id, percent),
-            processes=self.processes,
+            processes=processes,
         )
         try:
             output = executor(ctx)

@@ -42,12 +42,21 @@ class ProcessStoppedError(RuntimeError):
 
 
 class ProcessTracker:
-    """Runs child processes (ffmpeg, exiftool) so that stopping the server can kill them all."""
+    """Runs child processes (ffmpeg, exiftool) so that stopping the server can kill them all.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    :meth:`for_job` gives one job its own tracker, so deleting that job can kill just its children.
+    """
+
+    def __init__(self, parent: ProcessTracker | None = None) -> None:
+        self._parent = parent
+        # A job's tracker shares its parent's lock, so a kill and a start cannot interleave.
+        self._lock = parent._lock if parent is not None else threading.Lock()
         self._running: set[subprocess.Popen[bytes]] = set()
         self._stopped = False
+        self._jobs: dict[str, ProcessTracker] = {}
+
+    def _is_stopped(self) -> bool:
+        return self._stopped or (self._parent is not None and self._parent._is_stopped())
 
     def popen(
         self,
@@ -58,17 +67,21 @@ class ProcessTracker:
     ) -> subprocess.Popen[bytes]:
         """Start a tracked child; call :meth:`release` when done with it."""
         with self._lock:
-            if self._stopped:
+            if self._is_stopped():
                 raise ProcessStoppedError("server is stopping")
             proc = subprocess.Popen(
                 list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
             )
             self._running.add(proc)
+            if self._parent is not None:
+                self._parent._running.add(proc)
         return proc
 
     def release(self, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._running.discard(proc)
+            if self._parent is not None:
+                self._parent._running.discard(proc)
 
     def run(self, args: Sequence[str], *, timeout: float | None = None) -> tuple[int, bytes, bytes]:
         """Run to completion; returns ``(returncode, stdout, stderr)``."""
@@ -81,6 +94,24 @@ class ProcessTracker:
         finally:
             self.release(proc)
         return proc.returncode, out, err
+
+    def for_job(self, job_id: str) -> ProcessTracker:
+        """A tracker for one job's children (also killed by this tracker's :meth:`kill_all`)."""
+        child = ProcessTracker(self)
+        with self._lock:
+            self._jobs[job_id] = child
+        return child
+
+    def forget_job(self, job_id: str) -> None:
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+    def kill_job(self, job_id: str) -> None:
+        """Kill one job's children and refuse new ones for it (the job was deleted)."""
+        with self._lock:
+            child = self._jobs.get(job_id)
+        if child is not None:
+            child.kill_all()
 
     def kill_all(self) -> None:
         with self._lock:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from cl_local_server.executors import TaskContext
 from cl_local_server.executors.media import detect_media_type, ffmpeg_exe
 
 _CHUNK = 1 << 20
+#: A key-frame decode that takes longer than this is killed (the job ends in error).
+VIDEO_HASH_TIMEOUT = 600.0
 
 
 def _file_digest(path: Path, algorithm: str) -> str:
@@ -36,38 +40,61 @@ def sha512_video(ctx: TaskContext) -> str:
     stream and writes them as raw RGB24 to stdout, which is hashed as it streams. The value depends
     on the decoder, so it is stable for one ffmpeg build, not across tools.
     """
-    proc = ctx.processes.popen(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-skip_frame",
-            "nokey",
-            "-i",
-            str(ctx.input_path),
-            "-map",
-            "0:v:0",
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "pipe:1",
-        ]
-    )
-    digest = hashlib.sha512()
-    try:
-        assert proc.stdout is not None
-        while chunk := proc.stdout.read(_CHUNK):
-            digest.update(chunk)
-        _out, err = proc.communicate()
-    finally:
-        ctx.processes.release(proc)
-    if proc.returncode != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        detail = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise RuntimeError(f"ffmpeg failed to decode video key frames: {detail}")
+    # stderr goes to a file: a damaged video makes ffmpeg write more than a pipe holds, and an
+    # unread stderr pipe would block it (and us, reading stdout) forever.
+    with tempfile.TemporaryFile() as errors:
+        proc = ctx.processes.popen(
+            [
+                ffmpeg_exe(),
+                "-v",
+                "error",
+                "-skip_frame",
+                "nokey",
+                "-i",
+                str(ctx.input_path),
+                "-map",
+                "0:v:0",
+                "-fps_mode",
+                "passthrough",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "pipe:1",
+            ],
+            stderr=errors,
+        )
+        timed_out = threading.Event()
+
+        def kill_on_timeout() -> None:
+            timed_out.set()
+            proc.kill()
+
+        watchdog = threading.Timer(VIDEO_HASH_TIMEOUT, kill_on_timeout)
+        watchdog.daemon = True
+        watchdog.start()
+        digest = hashlib.sha512()
+        try:
+            assert proc.stdout is not None
+            while chunk := proc.stdout.read(_CHUNK):
+                digest.update(chunk)
+            proc.stdout.close()
+            proc.wait()
+        finally:
+            watchdog.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            ctx.processes.release(proc)
+        if timed_out.is_set():
+            raise RuntimeError(
+                f"ffmpeg took longer than {VIDEO_HASH_TIMEOUT:.0f} s to decode video key frames"
+            )
+        if proc.returncode != 0:
+            errors.seek(0)
+            lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit code {proc.returncode}"
+            raise RuntimeError(f"ffmpeg failed to decode video key frames: {detail}")
     return digest.hexdigest()
 
 
