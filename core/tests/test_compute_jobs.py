@@ -282,6 +282,9 @@ def test_get_delete_and_download(cl_server: LocalServer, tmp_path: Path) -> None
                 await compute.download(job.job_id, "output", out)
             with pytest.raises(NotFoundError, match="not found: File not found"):
                 await compute.download(job.job_id, "output/nothing.bin", out)
+            with pytest.raises(NotFoundError):  # a refused download creates no folders
+                await compute.download(job.job_id, "output/nothing.bin", out / "new" / "x.bin")
+            assert not (out / "new").exists()
             # traversal never leaves the destination, and is refused before sending
             for evil in ("../../../etc/passwd", "/etc/passwd", "output/../../x"):
                 with pytest.raises(InvalidInputError):

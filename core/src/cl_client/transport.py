@@ -405,7 +405,6 @@ class ServiceTransport:
         import httpx
 
         folder = dest.parent
-        folder.mkdir(parents=True, exist_ok=True)
         response = await self._send(
             "GET",
             path,
@@ -418,6 +417,8 @@ class ServiceTransport:
         )
         tmp = folder / f".{dest.name}.{secrets.token_hex(4)}.part"
         try:
+            # Only once the server said yes, so a refused download leaves no new folders either.
+            folder.mkdir(parents=True, exist_ok=True)
             # O_EXCL: never follow or reuse something already at the temp name; 0o666 & umask.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             with os.fdopen(fd, "wb") as fh:
