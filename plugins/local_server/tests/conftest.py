@@ -150,6 +150,15 @@ class MqttRecorder:
 
 
 @pytest.fixture
+def endless_ffmpeg() -> list[str]:
+    """An ffmpeg command line encoding ten minutes of synthetic video: only a kill ends it early."""
+    from cl_local_server.executors.media import ffmpeg_exe
+
+    command = "-v error -re -f lavfi -i testsrc=duration=600 -f null -"
+    return [ffmpeg_exe(), *command.split()]
+
+
+@pytest.fixture
 def media_path() -> Callable[[str], Path]:
     return media
 

@@ -160,27 +160,13 @@ def test_delete_of_a_running_job_kills_its_ffmpeg_and_leaves_no_directory(
     make_api: Callable[..., Api],
     media_path: Callable[[str], Path],
     wait_until: Callable[..., None],
+    endless_ffmpeg: list[str],
 ) -> None:
     running = threading.Event()
     returned = threading.Event()
 
     def endless(ctx: TaskContext) -> dict[str, object]:
-        # ten minutes of synthetic video: only a kill ends it early
-        proc = ctx.processes.popen(
-            [
-                ffmpeg_exe(),
-                "-v",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=duration=600",
-                "-f",
-                "null",
-                "-",
-            ]
-        )
+        proc = ctx.processes.popen(endless_ffmpeg)
         running.set()
         try:
             proc.wait()

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from cl_local_server import LocalServer, ServerConfig
 from cl_local_server.executors import TaskContext
-from cl_local_server.executors.media import ffmpeg_exe
 
 if TYPE_CHECKING:
     from cl_local_server.pytest_plugin import ServerFactory
@@ -96,27 +95,13 @@ def test_stop_kills_ffmpeg_and_requeues(
     make_api: Callable[..., Api],
     media_path: Callable[[str], Path],
     tmp_path: Path,
+    endless_ffmpeg: list[str],
 ) -> None:
     spawned: list[int] = []
     running = threading.Event()
 
     def endless(ctx: TaskContext) -> dict[str, object]:
-        # ten minutes of synthetic video: only a kill ends it early
-        proc = ctx.processes.popen(
-            [
-                ffmpeg_exe(),
-                "-v",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=duration=600",
-                "-f",
-                "null",
-                "-",
-            ]
-        )
+        proc = ctx.processes.popen(endless_ffmpeg)
         spawned.append(proc.pid)
         running.set()
         try:
