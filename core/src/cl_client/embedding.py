@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Self, TypeVar, cast
 
 from cl_client.errors import InvalidInputError, MalformedResponseError
-from cl_client.models import Job, JobCreated, JsonObject
+from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ def embedding_summary(result: EmbeddingResult) -> list[tuple[str, object]]:
 
 def render_embedding(result: EmbeddingResult, output: Output) -> None:
     """One block per file, titled with its name: the rows of :func:`embedding_summary`."""
-    output.key_values(embedding_summary(result), title=result.input_name)
+    output.key_values(embedding_summary(result))
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -256,9 +256,14 @@ class EmbeddingClient(TaskClient[E]):
         self, file: str | os.PathLike[str], *, normalize: bool = True, priority: int = 5
     ) -> JobCreated:
         """Upload ``file``; ``normalize`` asks for an L2-normalised vector (the server default)."""
+        return await self.submit_form(file, self.build_form(normalize=normalize), priority=priority)
+
+    @staticmethod
+    def build_form(*, normalize: bool = True) -> dict[str, FormValue]:
+        """The form fields of an embedding job."""
         if not isinstance(normalize, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidInputError(f"normalize must be true or false, got {normalize!r}")
-        return await self.submit_form(file, {"normalize": normalize}, priority=priority)
+        return {"normalize": normalize}
 
     async def embed(
         self,

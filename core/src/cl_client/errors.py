@@ -60,9 +60,11 @@ class TransportError(ClError):
 
     exit_code = EXIT_SERVER
 
-    def __init__(self, message: str, *, url: str) -> None:
+    def __init__(self, message: str, *, url: str, request_sent: bool = True) -> None:
         super().__init__(message)
         self.url = url
+        #: False only when the connection was never opened, so the server saw nothing.
+        self.request_sent = request_sent
 
 
 class ServiceUnreachableError(TransportError):
@@ -71,6 +73,13 @@ class ServiceUnreachableError(TransportError):
 
 class RequestTimeoutError(TransportError):
     """The service accepted the connection but did not answer in time."""
+
+
+class SubmissionUncertainError(ServiceUnreachableError):
+    """A job submission failed after its body was sent: the server may have created the job.
+
+    Never repeated automatically (that could create the job twice); the batch journal records the
+    submission as uncertain."""
 
 
 class MalformedResponseError(ClError):

@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 #: How long events of a job nobody watches yet are kept.
 BUFFER_SECONDS: Final = 30.0
-#: After a failed connect, callers get ``False`` at once for this long instead of waiting again.
-RETRY_AFTER: Final = 10.0
 _MAX_BUFFERED_JOBS: Final = 1000
 _MAX_EVENTS_PER_JOB: Final = 200
 _KEEPALIVE: Final = 60
@@ -71,8 +69,11 @@ class JobWatch:
 
     async def get(self, timeout: float | None = None) -> JobEvent | None:  # noqa: ASYNC109
         """The next event, or ``None`` when ``timeout`` seconds pass without one."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the event does, and a cancelled batch would then wait on.
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self._queue.get()
         except TimeoutError:
             return None
 
@@ -107,14 +108,12 @@ class MqttMonitor:
         workers_topic: str = DEFAULT_WORKERS_TOPIC,
         *,
         buffer_seconds: float = BUFFER_SECONDS,
-        retry_after: float = RETRY_AFTER,
     ) -> None:
         self.url = url
         self.host, self.port = parse_mqtt_url(url)
         self.events_topic = events_topic
         self.workers_topic = workers_topic.rstrip("/")
         self.buffer_seconds = buffer_seconds
-        self.retry_after = retry_after
         #: Job events received since start (for diagnostics).
         self.events_received = 0
         self._lock = threading.Lock()
@@ -126,7 +125,9 @@ class MqttMonitor:
         self._client: paho.Client | None = None
         self._ready = threading.Event()
         self._failed = threading.Event()
-        self._failed_at: float | None = None
+        self._first_deadline = 0.0
+        self._gave_up = False
+        self._epoch = 0
         self._fail_reason = ""
 
     # -- life cycle --------------------------------------------------------------------------
@@ -137,42 +138,47 @@ class MqttMonitor:
         return self._ready.is_set()
 
     async def start(self, timeout: float = 5.0) -> bool:  # noqa: ASYNC109 - a connect deadline
-        """Connect and subscribe; ``False`` if the broker cannot be reached within ``timeout``.
+        """Connect and subscribe; ``False`` if the broker does not answer within ``timeout``.
 
-        Safe to call often: once connected it returns at once, and after a failure it returns
-        ``False`` at once for ``retry_after`` seconds (callers then poll over HTTP).
+        Only the first connection attempt is waited for (once, by every caller that arrives while
+        it runs). After that, paho keeps reconnecting in its own thread (1 s, backing off to 30 s)
+        and this returns at once: a broker that is down, or accepts TCP and never answers, costs a
+        command at most ``timeout`` once, never again per job; waits poll over HTTP meanwhile and
+        use events again as soon as the connection is back.
         """
         with self._lock:
             if self._ready.is_set():
                 return True
-            if self._failed_at is not None:
-                if time.monotonic() - self._failed_at < self.retry_after:
-                    return False
-                self._failed_at = None
             if self._client is None:
                 self._failed.clear()
+                self._first_deadline = time.monotonic() + timeout
                 self._client = self._new_client()
                 client = self._client
                 client.connect_async(self.host, self.port, keepalive=_KEEPALIVE)
                 client.loop_start()
-        deadline = time.monotonic() + timeout
+            deadline = self._first_deadline
         while time.monotonic() < deadline:
             if self._ready.is_set():
                 return True
             if self._failed.is_set():
                 break
-            await asyncio.sleep(0.02)
-        if self._ready.is_set():
-            return True
-        log.debug(
-            "MQTT broker %s unavailable (%s); waits fall back to polling",
-            self.url,
-            self._fail_reason or f"no answer within {timeout:g} s",
-        )
-        self._shutdown_client()
+            await asyncio.sleep(0.01)
         with self._lock:
-            self._failed_at = time.monotonic()
-        return False
+            if not self._ready.is_set() and not self._gave_up:
+                self._gave_up = True
+                self._first_deadline = 0.0
+                log.debug(
+                    "MQTT broker %s unavailable (%s); waits poll over HTTP while it reconnects",
+                    self.url,
+                    self._fail_reason or f"no answer within {timeout:g} s",
+                )
+        return self._ready.is_set()
+
+    @property
+    def epoch(self) -> int:
+        """How many times the subscription was (re-)established. Events published while it was
+        down are lost, so a waiter that saw the epoch change must reconcile over HTTP."""
+        return self._epoch
 
     def _new_client(self) -> paho.Client:
         import paho.mqtt.client as paho_client
@@ -211,7 +217,7 @@ class MqttMonitor:
         """Disconnect. Open watches stop receiving events."""
         self._shutdown_client()
         with self._lock:
-            self._failed_at = None
+            self._gave_up = False
 
     # -- paho callbacks (paho thread) --------------------------------------------------------
 
@@ -262,6 +268,8 @@ class MqttMonitor:
             return
         # A failed attempt before a successful reconnect must not make a later start() give up.
         self._failed.clear()
+        with self._lock:
+            self._epoch += 1
         self._ready.set()
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:

@@ -16,13 +16,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Final, Generic, TypeVar, cast
 
 from cl_client.errors import InvalidInputError, JobFailedError, MalformedResponseError
 from cl_client.models import FormValue, Job, JobCreated, JobProgress, JsonObject
 
 if TYPE_CHECKING:
     from cl_client.compute import ComputeClient
+    from cl_client.transport import UploadProgress
+
+#: Seconds a job may wait in the server's queue to start before a wait gives up on it (see
+#: :meth:`cl_client.compute.ComputeClient.wait`).
+QUEUE_TIMEOUT: Final = 600.0
 
 ProgressCallback = Callable[[JobProgress], object]
 
@@ -33,12 +38,19 @@ class TaskResult:
 
     job: Job
     downloaded: list[Path] = field(default_factory=list[Path])
+    #: What a person knows the input as (the batch sets the local path); see :attr:`title`.
+    label: str | None = None
 
     @property
     def input_name(self) -> str:
         """The uploaded file's name, from ``params.input_path`` (the job id when it has none)."""
         value = self.job.params.get("input_path")
         return Path(value).name if isinstance(value, str) else self.job.job_id
+
+    @property
+    def title(self) -> str:
+        """The heading of this result in human output: the input and the job id."""
+        return f"{self.label or self.input_name} (job {self.job.job_id})"
 
     def to_json(self) -> JsonObject:
         """What ``--json`` prints: the job record as the server returns it, plus ``downloaded`` when
@@ -60,17 +72,45 @@ class TaskClient(ABC, Generic[R]):
     task_type: ClassVar[str]
     #: True when a result spans several files (face crops, HLS): ``dest`` is then a directory.
     multi_file: ClassVar[bool] = False
+    #: The media types the task takes, as MIME prefixes (``"image/"``, ``"video/"``); empty means
+    #: any file. Files found while walking a folder that match none are skipped, not uploaded.
+    accepts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, compute: ComputeClient) -> None:
         self.compute = compute
 
     async def submit_form(
-        self, file: str | os.PathLike[str], form: Mapping[str, FormValue], *, priority: int = 5
+        self,
+        file: str | os.PathLike[str],
+        form: Mapping[str, FormValue],
+        *,
+        priority: int = 5,
+        on_bytes: UploadProgress | None = None,
     ) -> JobCreated:
-        """Check the file and priority, then upload ``file`` with ``form`` to the task's route."""
+        """Check the file and priority, then upload ``file`` with ``form`` to the task's route.
+        ``on_bytes`` is told the size of each uploaded chunk."""
         path = check_input_file(file)
         check_int_range("priority", priority, 0, 10)
-        return await self.compute.submit(self.task_type, path, form, priority=priority)
+        return await self.compute.submit(
+            self.task_type, path, form, priority=priority, on_bytes=on_bytes
+        )
+
+    @classmethod
+    def accepts_file(cls, path: Path) -> bool:
+        """Whether a file found in a folder looks like something this task takes (by name)."""
+        if not cls.accepts:
+            return True
+        import mimetypes
+
+        guessed = mimetypes.guess_type(path.name)[0] or ""
+        return guessed.startswith(cls.accepts)
+
+    async def result_files(self, job: Job) -> list[str]:
+        """The paths of the completed ``job``'s result files inside the job (for ``cl job files``
+        and ``cl job download --all``). The default is the main output, ``params.output_path``;
+        tasks with more files (face crops, HLS segments) override it."""
+        path = job.output_path
+        return [path] if path else []
 
     @abstractmethod
     async def collect(self, job: Job, dest: Path | None = None) -> R:
@@ -113,20 +153,29 @@ class TaskClient(ABC, Generic[R]):
         timeout: float | None = None,  # noqa: ASYNC109 - the timeout is the job's, not the call's
         on_progress: ProgressCallback | None = None,
         dest: Path | None = None,
+        queue_timeout: float | None = QUEUE_TIMEOUT,
     ) -> R:
         """Wait for ``job_id`` to finish and collect its result.
 
-        Raises :class:`~cl_client.errors.JobFailedError` when the job ends in ``error`` and
-        :class:`~cl_client.errors.JobTimeoutError` when it does not finish in time.
+        ``timeout`` limits the job's processing once it started, ``queue_timeout`` its wait to
+        start. Raises :class:`~cl_client.errors.JobFailedError` when the job ends in ``error``
+        and :class:`~cl_client.errors.JobTimeoutError` when it does not finish in time.
         """
-        job = await self.compute.wait(job_id, timeout=timeout, on_progress=on_progress)
+        job = await self.compute.wait(
+            job_id, timeout=timeout, queue_timeout=queue_timeout, on_progress=on_progress
+        )
         if job.failed:
-            raise JobFailedError(
-                f"job {job.job_id} ({job.task_type}) failed: {job.error_message or 'no message'}",
-                job_id=job.job_id,
-                error_message=job.error_message,
-            )
+            raise job_failed_error(job)
         return await self.collect(job, dest)
+
+
+def job_failed_error(job: Job) -> JobFailedError:
+    """The error for a job that ended in ``error``."""
+    return JobFailedError(
+        f"job {job.job_id} ({job.task_type}) failed: {job.error_message or 'no message'}",
+        job_id=job.job_id,
+        error_message=job.error_message,
+    )
 
 
 def load_json_file(path: Path) -> JsonObject:

@@ -3,6 +3,15 @@
 Every non-2xx answer becomes one exception of :mod:`cl_client.errors` with a one-line message, so
 callers never see httpx exceptions. Redirects are not followed: the protocol has none, so a redirect
 means a wrong path on our side or a proxy in the way, and is reported instead of hidden.
+
+Idempotent requests (GET, HEAD, DELETE; downloads included) are retried with exponential backoff
+and jitter (stamina) on connection failures, resets and 502/503/504, within
+:attr:`ServiceTransport.retry_budget` seconds. Other requests, job submissions above all, are
+retried only when the connection could not be opened (nothing was sent); a failure after the body
+went out is reported as :class:`~cl_client.errors.SubmissionUncertainError` ("the job may have been
+created"), never repeated blindly. Idle keep-alive connections are dropped after
+:data:`KEEPALIVE_EXPIRY` seconds, below the 5 s after which uvicorn closes them, so a request
+rarely meets a connection the server is closing.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import logging
 import mimetypes
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Final, Literal, Protocol, TypeVar
 from urllib.parse import quote
@@ -22,6 +31,7 @@ import msgspec
 from cl_client.errors import (
     AuthenticationError,
     BadRequestError,
+    ClError,
     FieldError,
     HTTPStatusError,
     InvalidInputError,
@@ -31,6 +41,7 @@ from cl_client.errors import (
     RequestTimeoutError,
     ServerError,
     ServiceUnreachableError,
+    SubmissionUncertainError,
     TransportError,
     ValidationError,
 )
@@ -45,6 +56,20 @@ T = TypeVar("T")
 
 _DETAIL_LIMIT: Final = 200
 _CHUNK: Final = 64 * 1024
+
+#: Seconds an idle keep-alive connection is kept: below uvicorn's default of 5 s.
+KEEPALIVE_EXPIRY: Final = 4.0
+#: Idle connections kept per service: more than any batch keeps in flight.
+POOL_SIZE: Final = 100
+#: Seconds an idempotent request keeps being retried on connection errors and 502/503/504.
+RETRY_BUDGET: Final = 15.0
+#: Methods that are safe to repeat.
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+#: Statuses that say "try again": a proxy or a server restarting.
+RETRY_STATUSES: Final = frozenset({502, 503, 504})
+
+#: Called with the byte count of each uploaded chunk.
+UploadProgress = Callable[[int], object]
 
 
 class TokenProvider(Protocol):
@@ -89,8 +114,14 @@ def safe_join(root: Path, file_path: str) -> Path:
     """
     relative = check_relative_path(file_path)
     target = root.joinpath(*relative.parts)
-    resolved_root = root.resolve()
-    resolved = target.resolve()
+    try:
+        resolved_root = root.resolve()
+        resolved = target.resolve()
+    except (RuntimeError, OSError) as exc:
+        # Path.resolve raises RuntimeError (3.11, 3.12) or OSError ELOOP (3.13+) on a loop.
+        raise InvalidInputError(
+            f"cannot write {file_path!r} under {root}: the destination holds a symlink loop"
+        ) from exc
     if resolved != resolved_root and resolved_root not in resolved.parents:
         raise InvalidInputError(f"refusing to write {file_path!r}: it leads outside {root}")
     return target
@@ -238,6 +269,57 @@ async def _read_quietly(response: httpx.Response) -> None:
         await response.aclose()
 
 
+class _CountingReader:
+    """A file opened for upload that reports each chunk httpx reads from it."""
+
+    def __init__(self, handle: IO[bytes], on_bytes: UploadProgress) -> None:
+        self._handle = handle
+        self._on_bytes = on_bytes
+        self.name = handle.name
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._handle.read(size)
+        if chunk:
+            self._on_bytes(len(chunk))
+        return chunk
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+
+def _quiet_stamina() -> None:
+    """Silence stamina's retry messages (imported once something failed: it costs ~40 ms). Its
+    default hook warns on stderr, which would break ``cl``'s one-line errors; we log at debug."""
+    from stamina.instrumentation import set_on_retry_hooks
+
+    global _stamina_ready
+    if not _stamina_ready:
+        set_on_retry_hooks([])
+        _stamina_ready = True
+
+
+_stamina_ready = False
+
+
+def _retryable(method: str) -> Callable[[Exception], bool]:
+    """The retry predicate for ``method``: idempotent requests retry any transport failure and
+    502/503/504; others only a connection that was never opened."""
+    idempotent = method in IDEMPOTENT_METHODS
+
+    def should_retry(exc: Exception) -> bool:
+        if isinstance(exc, TransportError):
+            return idempotent or not exc.request_sent
+        return idempotent and isinstance(exc, ServerError) and exc.status_code in RETRY_STATUSES
+
+    return should_retry
+
+
 class ServiceTransport:
     """One service's HTTP client: base URL, timeout and TLS setting, auth header per request."""
 
@@ -248,6 +330,8 @@ class ServiceTransport:
         timeout: float,
         verify_tls: bool,
         auth: TokenProvider | None = None,
+        *,
+        retry_budget: float = RETRY_BUDGET,
     ) -> None:
         self.name: ServiceName = name
         self.base_url = base_url.rstrip("/")
@@ -255,6 +339,11 @@ class ServiceTransport:
         self.verify_tls = verify_tls
         #: Supplies the bearer token per request; ``None`` sends no Authorization header.
         self.session: TokenProvider | None = auth
+        #: Seconds a retryable request keeps being retried (0 turns retries off).
+        self.retry_budget = retry_budget
+        #: Connections opened and requests sent so far (for diagnostics and benchmarks).
+        self.connections_opened = 0
+        self.requests_sent = 0
         self._client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
@@ -267,6 +356,11 @@ class ServiceTransport:
                 verify=self.verify_tls,
                 follow_redirects=False,
                 headers={"User-Agent": "cl-client"},
+                limits=httpx.Limits(
+                    max_connections=None,
+                    max_keepalive_connections=POOL_SIZE,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
+                ),
             )
         return self._client
 
@@ -275,20 +369,60 @@ class ServiceTransport:
             client, self._client = self._client, None
             await client.aclose()
 
+    async def _trace(self, event_name: str, info: Mapping[str, object]) -> None:
+        """httpcore's trace hook: counts the TCP connections opened."""
+        if event_name == "connection.connect_tcp.complete":
+            self.connections_opened += 1
+
     def _unreachable(self, exc: BaseException, method: str, path: str) -> TransportError:
         import httpx
 
-        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        # Only a failure to connect proves the request never reached the server.
+        sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        if isinstance(exc, httpx.TimeoutException) and sent:
             return RequestTimeoutError(
                 f"{self.name} service at {self.base_url} did not answer {method} {path} "
                 f"within {self.timeout:g} s",
                 url=self.base_url + path,
+                request_sent=True,
+            )
+        if sent:
+            return ServiceUnreachableError(
+                f"{self.name} service at {self.base_url} dropped the connection during "
+                f"{method} {path} ({_reason(exc)})",
+                url=self.base_url + path,
+                request_sent=True,
             )
         return ServiceUnreachableError(
             f"cannot reach {self.name} service at {self.base_url} ({_reason(exc)}) — "
             "is the server running? check `cl profile show`",
             url=self.base_url + path,
+            request_sent=False,
         )
+
+    async def _with_retries(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``, repeated with backoff while it fails in a way ``method`` may retry."""
+        should_retry = _retryable(method)
+        try:
+            return await attempt()
+        except ClError as exc:
+            if self.retry_budget <= 0 or not should_retry(exc):
+                raise
+            log.debug("%s: %s; retrying for up to %g s", method, exc, self.retry_budget)
+        import stamina
+
+        _quiet_stamina()
+        async for retry in stamina.retry_context(
+            on=should_retry,
+            attempts=None,
+            timeout=self.retry_budget,
+            wait_initial=0.2,
+            wait_max=2.0,
+            wait_jitter=0.3,
+        ):
+            with retry:
+                return await attempt()
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
     async def _send(
         self,
@@ -301,6 +435,7 @@ class ServiceTransport:
         headers: Mapping[str, str] | None,
         authenticated: bool,
         stream: bool,
+        on_bytes: UploadProgress | None = None,
     ) -> httpx.Response:
         import httpx
 
@@ -314,7 +449,7 @@ class ServiceTransport:
                 request_headers["Authorization"] = f"Bearer {token}"
             with contextlib.ExitStack() as stack:
                 # Files are reopened per attempt so a retry after a refresh streams them again.
-                parts: dict[str, tuple[str, IO[bytes], str]] | None = None
+                parts: dict[str, tuple[str, IO[bytes] | _CountingReader, str]] | None = None
                 if files:
                     parts = {}
                     for field_name, file_path in files.items():
@@ -322,7 +457,7 @@ class ServiceTransport:
                         ctype = mimetypes.guess_type(file_path.name)[0]
                         parts[field_name] = (
                             file_path.name,
-                            handle,
+                            handle if on_bytes is None else _CountingReader(handle, on_bytes),
                             ctype or "application/octet-stream",
                         )
                 request = client.build_request(
@@ -330,12 +465,22 @@ class ServiceTransport:
                     path,
                     data=dict(data) if data is not None else None,
                     params=dict(params) if params is not None else None,
-                    files=parts,
+                    files=parts,  # pyright: ignore[reportArgumentType] - a file-like reader
                     headers=request_headers,
+                    extensions={"trace": self._trace},
                 )
                 log.debug("%s %s%s", method, self.base_url, path)
+                self.requests_sent += 1
                 try:
                     response = await client.send(request, stream=stream)
+                except httpx.LocalProtocolError as exc:
+                    if files and "Content-Length" in str(exc):
+                        names = ", ".join(str(f) for f in files.values())
+                        raise InvalidInputError(
+                            f"{names} changed size while it was being uploaded; nothing was "
+                            "submitted — run the command again once the file is complete"
+                        ) from None
+                    raise self._unreachable(exc, method, path) from None
                 except httpx.RequestError as exc:
                     raise self._unreachable(exc, method, path) from None
             log.debug("%s %s -> %d", method, path, response.status_code)
@@ -372,18 +517,22 @@ class ServiceTransport:
 
         ``files`` maps form field names to local files, streamed from disk with only the base
         name as the file name. With ``authenticated`` the session's token is added, and a 401
-        triggers one refresh-and-retry.
+        triggers one refresh-and-retry. Idempotent methods are retried as the module says.
         """
-        return await self._send(
-            method,
-            path,
-            data=data,
-            params=params,
-            files=files,
-            headers=headers,
-            authenticated=authenticated,
-            stream=False,
-        )
+
+        async def attempt() -> httpx.Response:
+            return await self._send(
+                method,
+                path,
+                data=data,
+                params=params,
+                files=files,
+                headers=headers,
+                authenticated=authenticated,
+                stream=False,
+            )
+
+        return await self._with_retries(method, attempt)
 
     async def upload(
         self,
@@ -392,16 +541,48 @@ class ServiceTransport:
         *,
         data: Mapping[str, str] | None = None,
         field_name: str = "file",
+        on_bytes: UploadProgress | None = None,
     ) -> httpx.Response:
-        """``POST`` a multipart form: ``file`` streamed from disk (base name only) plus ``data``."""
-        return await self.request("POST", path, data=data, files={field_name: file})
+        """``POST`` a multipart form: ``file`` streamed from disk (base name only) plus ``data``.
+
+        Repeated only when the connection could not be opened. When it fails after the body was
+        sent, :class:`~cl_client.errors.SubmissionUncertainError` says the server may have
+        created the job. ``on_bytes`` is called with the size of each chunk read from ``file``.
+        """
+
+        async def attempt() -> httpx.Response:
+            return await self._send(
+                "POST",
+                path,
+                data=data,
+                params=None,
+                files={field_name: file},
+                headers=None,
+                authenticated=True,
+                stream=False,
+                on_bytes=on_bytes,
+            )
+
+        try:
+            return await self._with_retries("POST", attempt)
+        except TransportError as exc:
+            if not exc.request_sent:
+                raise
+            raise SubmissionUncertainError(
+                f"{exc.message}; the job may have been created on the server",
+                url=exc.url,
+            ) from None
 
     async def download(self, path: str, dest: Path) -> Path:
         """Stream ``GET path`` into ``dest``; nothing is left behind when it fails midway.
 
         The body goes to a hidden temp file in ``dest``'s folder, which is renamed to ``dest`` only
-        after the last byte arrived (and the length matched ``Content-Length``).
+        after the last byte arrived (and the length matched ``Content-Length``). A download cut
+        short is retried from the start, as any idempotent request.
         """
+        return await self._with_retries("GET", lambda: self._download_once(path, dest))
+
+    async def _download_once(self, path: str, dest: Path) -> Path:
         import httpx
 
         folder = dest.parent
@@ -436,6 +617,7 @@ class ServiceTransport:
                         f"download of {path} from the {self.name} service was cut short "
                         f"({received} of {expected} bytes)",
                         url=self.base_url + path,
+                        request_sent=True,
                     )
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -456,8 +638,10 @@ class ServiceTransport:
                 f"download of {path} from the {self.name} service stalled "
                 f"(no data for {self.timeout:g} s)",
                 url=self.base_url + path,
+                request_sent=True,
             )
         return ServiceUnreachableError(
             f"download of {path} from the {self.name} service was interrupted ({_reason(exc)})",
             url=self.base_url + path,
+            request_sent=True,
         )

@@ -4,7 +4,7 @@ It adds ``cl echo-test run`` (the task ``cli_echo``, run by :func:`echo_executor
 register on the local server: it upper-cases the input into ``output/echo.txt``, also writes
 ``output/extra.txt``, reports progress 25/50/75 and fails on input starting with "fail") and
 ``cl echo-test md5`` (the local server's built-in ``hash`` task with ``algorithm=md5``). Both are
-built on ``run_task`` like every real task command.
+built on the task-command frame like every real task command.
 
 ``cl vector-test embed`` is the core's shared embedding command for :data:`VECTOR_TASK`, its client
 in a module of its own (:data:`VECTOR_MODULE`) as an embedding plugin's would be; tests give the
@@ -29,15 +29,11 @@ SOURCE = '''
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cl_client.cli import (
-    Output, files_argument, jobs_option, json_option, output_option, run_task, timeout_option,
-    watch_option,
-)
+from cl_client.cli import Output, TaskPlan, task_command
 from cl_client.cli.embedding import embedding_app
 from cl_client.hookspecs import hookimpl
 from cl_client.tasks import TaskClient, TaskResult
@@ -58,9 +54,7 @@ def cl_register_task_clients(register):
 
 
 app = typer.Typer(help="Echo files through the server.")
-vector_app = embedding_app(
-    "cl_echo_test_vector:VectorClient", help="Stand-in vectors of files.", watch_short=("-w",)
-)
+vector_app = embedding_app("cl_echo_test_vector:VectorClient", help="Stand-in vectors of files.")
 
 
 @dataclass(kw_only=True)
@@ -71,12 +65,21 @@ class EchoResult(TaskResult):
 class EchoClient(TaskClient[EchoResult]):
     task_type = "cli_echo"
 
+    async def submit_form(self, file, form, *, priority=5, on_bytes=None):
+        # Counts jobs from submission until their result is collected: what --jobs bounds.
+        global IN_FLIGHT, MAX_IN_FLIGHT
+        IN_FLIGHT += 1
+        MAX_IN_FLIGHT = max(MAX_IN_FLIGHT, IN_FLIGHT)
+        return await super().submit_form(file, form, priority=priority, on_bytes=on_bytes)
+
     async def collect(self, job, dest=None):
+        global IN_FLIGHT
         text = (await self.compute.read_bytes(job.job_id, "output/echo.txt")).decode()
         result = EchoResult(job=job, text=text)
         if dest is not None:
             saved = await self.compute.download(job.job_id, "output/echo.txt", dest)
             result.downloaded.append(saved)
+        IN_FLIGHT -= 1
         return result
 
 
@@ -87,7 +90,8 @@ class EchoManyClient(EchoClient):
         result = await super().collect(job, None)
         if dest is not None:
             for name in ("output/echo.txt", "output/extra.txt"):
-                result.downloaded.append(await self.compute.download(job.job_id, name, dest))
+                target = dest / name.rsplit("/", 1)[-1]
+                result.downloaded.append(await self.compute.download(job.job_id, name, target))
         return result
 
 
@@ -107,50 +111,26 @@ def render(result: EchoResult, out: Output) -> None:
     out.result(f"echo: {result.text}")
 
 
-@app.command()
+@task_command(app, "run", default_timeout=20)
 def run(
-    ctx: typer.Context,
-    files: Annotated[list[Path], files_argument()],
-    watch: Annotated[bool, watch_option()] = False,
-    output: Annotated[Path | None, output_option()] = None,
-    timeout: Annotated[float, timeout_option(20)] = 20,
-    json_output: Annotated[bool, json_option()] = False,
-    jobs: Annotated[int, jobs_option()] = 3,
     many: bool = False,
     absent: bool = False,
     delay: float = 0.0,
-) -> None:
-    """Echo each FILE in upper case."""
+    returns: Annotated[bool, typer.Option("--returns", help="A renderer that returns text.")] = False,
+) -> TaskPlan[EchoResult]:
+    """Echo each input in upper case."""
     global IN_FLIGHT, MAX_IN_FLIGHT
     IN_FLIGHT = MAX_IN_FLIGHT = 0
-
     factory = AbsentClient if absent else EchoManyClient if many else EchoClient
-
-    async def submit(compute, file):
-        global IN_FLIGHT, MAX_IN_FLIGHT
-        IN_FLIGHT += 1
-        MAX_IN_FLIGHT = max(MAX_IN_FLIGHT, IN_FLIGHT)
-        try:
-            return await factory(compute).submit_form(file, {"delay": delay})
-        finally:
-            IN_FLIGHT -= 1
-    run_task(ctx, factory, files, submit, render, watch=watch, output=output, timeout=timeout,
-             json_output=json_output, jobs=jobs)
+    if returns:
+        return TaskPlan(factory, {"delay": delay}, lambda result, out: f"echo: {result.text}")
+    return TaskPlan(factory, {"delay": delay}, render)
 
 
-@app.command()
-def md5(
-    ctx: typer.Context,
-    files: Annotated[list[Path], files_argument()],
-    json_output: Annotated[bool, json_option()] = False,
-) -> None:
-    """The MD5 of each FILE, computed by the server's hash task."""
-
-    async def submit(compute, file):
-        return await Md5Client(compute).submit_form(file, {"algorithm": "md5"})
-
-    run_task(ctx, Md5Client, files, submit, render, watch=False, output=None, timeout=30,
-             json_output=json_output, jobs=3)
+@task_command(app, "md5", default_timeout=30)
+def md5() -> TaskPlan[EchoResult]:
+    """The MD5 of each input, computed by the server's hash task."""
+    return TaskPlan(Md5Client, {"algorithm": "md5"}, render)
 '''
 
 VECTOR_SOURCE = f'''

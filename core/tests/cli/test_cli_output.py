@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
+from cl_client.batch import BatchItem, Outcome
 from cl_client.cli import Output, format_bytes
-from cl_client.cli.progress import JobsDisplay
+from cl_client.cli.progress import BatchDisplay
 from cl_client.models import JobProgress
 
 
@@ -91,37 +92,70 @@ def test_terminal_output_uses_rich_and_colours_unless_disabled(
     assert stderr.getvalue() == "warning: plain too\n"
 
 
+def _item(name: str) -> BatchItem:
+    return BatchItem(Path(name), PurePosixPath(name))
+
+
 def test_progress_is_drawn_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     pipe = io.StringIO()
     monkeypatch.setattr("sys.stderr", pipe)
-    with JobsDisplay(Output(), ["a.jpg"], watch=True) as display:
-        display.submitted(0, "1234")
-        display.update(
-            0, JobProgress(job_id="1234", status="processing", progress=50, source="mqtt")
-        )
-        display.finished(0, "completed")
+    a = _item("a.jpg")
+    with BatchDisplay(Output(), watch=True, several=False) as display:
+        display.submitted(a, "1234")
+        display.progress(a, JobProgress(job_id="1234", status="processing", progress=50))
+        display.finished(Outcome(item=a, state="completed", job_id="1234"))
     assert pipe.getvalue() == ""
 
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     for quiet, json_mode in ((True, False), (False, True)):
-        with JobsDisplay(Output(quiet=quiet, json_mode=json_mode), ["a.jpg"], watch=True) as d:
-            d.update(0, JobProgress(job_id="1", status="processing", progress=50, source="mqtt"))
+        out = Output(quiet=quiet, json_mode=json_mode)
+        with BatchDisplay(out, watch=True, several=True) as display:
+            display.progress(a, JobProgress(job_id="1", status="processing", progress=50))
     assert terminal.getvalue() == ""
 
-    with JobsDisplay(Output(no_color=True), ["a.jpg", "b.jpg"], watch=True) as display:
-        display.submitted(0, "12345678abcd")
-        display.update(0, JobProgress(job_id="1", status="processing", progress=40, source="mqtt"))
-        display.finished(1, "error")
+    b = _item("b.jpg")
+    with BatchDisplay(Output(no_color=True), watch=True, several=True, what="hash") as display:
+        display.set_total(2)
+        display.uploading(a, 10, 100)
+        display.submitted(a, "12345678abcd")
+        display.progress(a, JobProgress(job_id="1", status="processing", progress=40))
+        display.submitted(b, "87654321dcba")
+        display.finished(Outcome(item=b, state="failed", job_id="8765"))
     drawn = terminal.getvalue()
-    assert "a.jpg" in drawn
-    assert "b.jpg" in drawn
+    assert "a.jpg" in drawn and "hash" in drawn
 
-    spinner = Terminal()
-    monkeypatch.setattr("sys.stderr", spinner)
-    with JobsDisplay(Output(no_color=True), ["a.jpg", "b.jpg"], watch=False) as display:
-        display.finished(0, "completed")
-    assert "2 jobs" in spinner.getvalue()
+
+def test_labels_from_the_server_are_drawn_without_markup_or_escapes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    a = _item("[bold]x[/].jpg")
+    with BatchDisplay(Output(no_color=True), watch=True, several=True) as display:
+        display.submitted(a, "1")
+        # A broker could send anything as the event type.
+        display.progress(a, JobProgress(job_id="1", status="[/]\x1b]0;title\x07", progress=5))
+    drawn = terminal.getvalue()
+    assert "[bold]x[/].jpg" in drawn
+    assert "\x1b]0;title" not in drawn
+
+
+def test_a_pipe_gets_periodic_plain_lines_for_batches_injected_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipe = io.StringIO()
+    monkeypatch.setattr("sys.stderr", pipe)
+    now = [1000.0]
+    monkeypatch.setattr("cl_client.cli.progress.time.monotonic", lambda: now[0])
+    a = _item("a.jpg")
+    with BatchDisplay(Output(), watch=False, several=True) as display:
+        display.set_total(3)
+        display.finished(Outcome(item=a, state="completed", job_id="1"))
+        assert pipe.getvalue() == ""
+        now[0] += 11
+        display.submitted(_item("b.jpg"), "2")
+    assert "progress: 1/3 done, 1 in flight" in pipe.getvalue()
 
 
 def test_byte_counts() -> None:

@@ -1,4 +1,4 @@
-"""The command of an embedding plugin: ``cl <plugin> embed FILE... [--normalize/--no-normalize]``.
+"""The command of an embedding plugin: ``cl <plugin> embed PATH... [--normalize/--no-normalize]``.
 
 The embedding tasks take the same parameters and give the same kind of result, so their plugins
 share this command. A plugin's whole ``cli.py``::
@@ -7,8 +7,7 @@ share this command. A plugin's whole ``cli.py``::
 
     app = embedding_app(
         "cl_plugin_clip_embedding.client:ClipEmbeddingClient",
-        help="MobileCLIP image embeddings (512 float32 values) of media files.",
-        watch_short=("-w",),
+        help="Image embeddings of media files.",
     )
 
 Like the rest of :mod:`cl_client.cli`, this module imports only Typer and the standard library; the
@@ -18,50 +17,31 @@ client class is imported when the command runs.
 # No ``from __future__ import annotations``: Typer reads the options from the annotations of a
 # function defined inside embedding_app, which must be evaluated where the function is defined.
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from cl_client.cli import (
-    DEFAULT_JOBS,
-    DEFAULT_PRIORITY,
-    check_options,
-    files_argument,
-    jobs_option,
-    json_option,
-    output_option,
-    priority_option,
-    run_task,
-    timeout_option,
-    watch_option,
-)
+from cl_client.cli.taskframe import TaskPlan, task_command
 
 if TYPE_CHECKING:
     from cl_client.embedding import EmbeddingClient, EmbeddingResult
 
 __all__ = ["DEFAULT_EMBED_TIMEOUT", "embedding_app"]
 
-#: Seconds ``embed`` waits for each job unless ``--timeout`` says otherwise.
+#: Seconds ``embed`` lets each job run unless ``--timeout`` says otherwise.
 DEFAULT_EMBED_TIMEOUT = 60.0
 
 
 def embedding_app(
-    client: str,
-    *,
-    help: str,
-    watch_short: Sequence[str] = (),
-    default_timeout: float = DEFAULT_EMBED_TIMEOUT,
+    client: str, *, help: str, default_timeout: float = DEFAULT_EMBED_TIMEOUT
 ) -> typer.Typer:
     """A Typer app with one command, ``embed``, for the embedding task of ``client``.
 
     ``client`` names an :class:`~cl_client.embedding.EmbeddingClient` subclass as
     ``"package.module:Class"``; it is imported when the command runs, so ``cl <plugin> --help``
-    stays fast. ``help`` is the group's help, ``watch_short`` the short names of ``--watch``
-    (e.g. ``("-w",)``) and ``default_timeout`` the default of ``--timeout``. Each result is
-    printed with :func:`~cl_client.embedding.render_embedding`, so a result class adds rows
-    through :meth:`~cl_client.embedding.EmbeddingResult.extra_rows`.
+    stays fast. ``help`` is the group's help and ``default_timeout`` the default of
+    ``--timeout``. Each result is printed with :func:`~cl_client.embedding.render_embedding`, so a
+    result class adds rows through :meth:`~cl_client.embedding.EmbeddingResult.extra_rows`.
     """
     app = typer.Typer(no_args_is_help=True)
 
@@ -70,39 +50,21 @@ def embedding_app(
     def main() -> None:  # pyright: ignore[reportUnusedFunction]
         pass
 
-    @app.command(help="Compute the embedding of each FILE; --output saves the .npy file(s).")
+    @task_command(app, "embed", default_timeout=default_timeout)
     def embed(  # pyright: ignore[reportUnusedFunction]
-        ctx: typer.Context,
-        files: Annotated[list[Path], files_argument()],
         normalize: Annotated[
             bool,
             typer.Option(
                 "--normalize/--no-normalize", help="L2-normalise the vector (the server default)."
             ),
         ] = True,
-        watch: Annotated[bool, watch_option(*watch_short)] = False,
-        output: Annotated[Path | None, output_option()] = None,
-        timeout: Annotated[float, timeout_option(default_timeout)] = default_timeout,
-        json_output: Annotated[bool, json_option()] = False,
-        jobs: Annotated[int, jobs_option()] = DEFAULT_JOBS,
-        priority: Annotated[int, priority_option()] = DEFAULT_PRIORITY,
-    ) -> None:
+    ) -> "TaskPlan[EmbeddingResult]":
+        """Compute the embedding of each input; --output saves the .npy file(s)."""
         from cl_client.embedding import render_embedding
 
-        client_class = check_options(ctx, lambda: _load_client(client))
-        run_task(
-            ctx,
-            client_class,
-            files,
-            lambda compute, path: client_class(compute).submit(
-                path, normalize=normalize, priority=priority
-            ),
-            render_embedding,
-            watch=watch,
-            output=output,
-            timeout=timeout,
-            json_output=json_output,
-            jobs=jobs,
+        client_class = _load_client(client)
+        return TaskPlan(
+            client_class, client_class.build_form(normalize=normalize), render_embedding
         )
 
     return app

@@ -6,18 +6,17 @@ command with one line on stderr and the error's exit code; a traceback is printe
 
 from __future__ import annotations
 
-import asyncio
+import json
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
 import typer
 
 from cl_client.cli.context import get_globals
-from cl_client.cli.output import Output
+from cl_client.cli.output import Output, to_json_text
 from cl_client.errors import (
     EXIT_INTERRUPTED,
     EXIT_JOB_FAILED,
@@ -25,17 +24,19 @@ from cl_client.errors import (
     EXIT_USAGE,
     ClError,
     InvalidInputError,
-    JobFailedError,
+    PluginError,
 )
 
 if TYPE_CHECKING:
+    from cl_client.batch import Batch, Outcome
+    from cl_client.cli.destinations import ToStdout
+    from cl_client.cli.inputs import InputSource
+    from cl_client.cli.taskframe import TaskOptions
     from cl_client.client import Client
-    from cl_client.compute import ComputeClient
-    from cl_client.models import Job, JobCreated, JobProgress
+    from cl_client.models import FormValue
     from cl_client.tasks import TaskClient, TaskResult
 
 T = TypeVar("T")
-R = TypeVar("R", bound="TaskResult")
 
 #: Exit code of a failure outside the core's errors (a bug); ``cl`` still prints one line.
 EXIT_INTERNAL = 1
@@ -81,6 +82,8 @@ def run_coroutine(
     on_interrupt: Callable[[], None] | None = None,
 ) -> T:
     """``asyncio.run(make())`` with errors turned into one line and an exit code."""
+    import asyncio
+
     try:
         return asyncio.run(make())
     except KeyboardInterrupt:
@@ -120,195 +123,245 @@ def run_with_client(ctx: typer.Context, fn: Callable[[Client], Awaitable[T]]) ->
     return run_coroutine(out, main)
 
 
-# --- run_task -------------------------------------------------------------------------------
+# --- the task-command frame -----------------------------------------------------------------
 
 
-@dataclass
-class _Outcome(Generic[R]):
-    path: Path
-    job_id: str | None = None
-    job: Job | None = None
-    result: R | None = None
-    error: BaseException | None = None
-    progress: list[JobProgress] = field(default_factory=list["JobProgress"])
+class _Results:
+    """Prints each outcome as it arrives: human text, a streamed JSON array, or JSON lines."""
 
-    @property
-    def exit_code(self) -> int:
-        if self.error is not None:
-            return error_exit_code(self.error)
-        return EXIT_OK
+    def __init__(
+        self, out: Output, *, jsonl: bool, single: bool, to_stdout: ToStdout | None
+    ) -> None:
+        self.out = out
+        self.jsonl = jsonl
+        self.single = single
+        self.to_stdout = to_stdout
+        self.worst = EXIT_OK
+        self._opened = False
+        self._count = 0
 
-    def to_json(self) -> object:
-        if self.result is not None:
-            return self.result.to_json()
-        if self.job is not None:
-            return self.job.to_dict()
-        return {
-            "input": str(self.path),
-            "job_id": self.job_id,
-            "error": {
-                "message": error_message(self.error) if self.error else "unknown error",
-                "type": type(self.error).__name__ if self.error else None,
-                "exit_code": self.exit_code,
-            },
-        }
+    def write(self, outcome: Outcome[TaskResult], render: Callable[..., object]) -> None:
+        out = self.out
+        if outcome.error is not None:
+            self.worst = max(self.worst, outcome.error.exit_code)
+        if self.jsonl:
+            out.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, default=str) + "\n")
+            out.stdout.flush()
+        elif out.json_mode:
+            self._json_element(outcome)
+        else:
+            self._human(outcome, render)
+
+    def _json_element(self, outcome: Outcome[TaskResult]) -> None:
+        text = to_json_text(outcome.to_json())
+        stream = self.out.stdout
+        if self.single:
+            stream.write(text + "\n")
+        else:
+            stream.write(("[\n" if not self._opened else ",\n") + text)
+            self._opened = True
+        stream.flush()
+        self._count += 1
+
+    def close(self) -> None:
+        """End the JSON array (also after an interruption, so the output stays valid JSON)."""
+        if self.out.json_mode and not self.jsonl and not self.single:
+            self.out.stdout.write("\n]\n" if self._opened else "[]\n")
+            self.out.stdout.flush()
+
+    def _human(self, outcome: Outcome[TaskResult], render: Callable[..., object]) -> None:
+        out = self.out
+        where = str(outcome.item.path)
+        if outcome.error is not None:
+            text = outcome.error.message
+            out.error(text if self.single else f"{where}: {text}")
+            return
+        if outcome.state == "skipped":
+            out.debug(f"{where}: already done (job {outcome.job_id})")
+            return
+        if outcome.state == "submitted":
+            out.result(f"{outcome.job_id}  {where}")
+            return
+        if outcome.result is None:
+            return
+        if self.to_stdout is not None:
+            self._copy_to_stdout(outcome.result.downloaded)
+            return
+        outcome.result.label = where
+        out.heading(outcome.result.title)
+        returned = render(outcome.result, out)
+        if returned is not None:
+            raise PluginError(
+                f"the result renderer {getattr(render, '__qualname__', render)!r} returned "
+                f"{type(returned).__name__} instead of printing (renderers return None)"
+            )
+
+    def _copy_to_stdout(self, files: Sequence[Path]) -> None:
+        import shutil
+
+        self.out.stdout.flush()
+        binary = self.out.stdout.buffer
+        for path in files:
+            with path.open("rb") as fh:
+                shutil.copyfileobj(fh, binary)
+        binary.flush()
 
 
-def _unique_dirs(files: Sequence[Path], folder: Path) -> list[Path]:
-    """``folder/<stem>`` per input; a stem used twice gets ``-2``, ``-3``..."""
-    used: dict[str, int] = {}
-    out: list[Path] = []
-    for f in files:
-        stem = f.stem or f.name or "input"
-        n = used.get(stem, 0) + 1
-        used[stem] = n
-        out.append(folder / (stem if n == 1 else f"{stem}-{n}"))
-    return out
+def _summary(batch: Batch[TaskResult], seconds: float, source: InputSource) -> str:
+    done = batch.completed + batch.failed + batch.skipped + batch.submitted
+    rate = done / seconds if seconds > 0 else 0.0
+    parts = [f"{batch.completed} completed", f"{batch.failed} failed"]
+    parts.append(f"{batch.skipped} skipped (already done)")
+    if batch.submitted:
+        parts.append(f"{batch.submitted} submitted")
+    text = f"{', '.join(parts)} in {seconds:.1f} s ({rate:.1f}/s)"
+    if source.skipped.total:
+        text += f"; left out: {source.skipped.describe()}"
+    return text
 
 
-def _destinations(
-    files: Sequence[Path], output: Path | None, multi_file: bool
-) -> list[Path | None]:
-    """Where each input's result goes (see run_task); folders are created, files are not."""
-    if output is None:
-        return [None] * len(files)
-    if len(files) == 1 and not multi_file:
-        if output.is_dir():
-            return [output]
-        output.parent.mkdir(parents=True, exist_ok=True)
-        return [output]
-    if output.exists() and not output.is_dir():
-        what = "several inputs" if len(files) > 1 else "this task's results (several files)"
-        raise InvalidInputError(f"--output {output} must be a folder for {what}, not a file")
-    if len(files) == 1:
-        output.mkdir(parents=True, exist_ok=True)
-        return [output]
-    dirs = _unique_dirs(files, output)
-    for d in dirs:
-        d.mkdir(parents=True, exist_ok=True)
-    return list(dirs)
+def _interrupted_line(batch: Batch[TaskResult] | None) -> str:
+    if batch is None:
+        return "interrupted"
+    finished = batch.completed + batch.failed + batch.skipped
+    running = len(batch.in_flight)
+    text = f"interrupted: {finished} finished"
+    if running:
+        text += f", {running} still running on the server (see `cl job list`)"
+    return text + "; run the same command again to resume"
 
 
-def run_task_command(
+def run_task_frame(
     ctx: typer.Context,
-    client_factory: Callable[[ComputeClient], TaskClient[R]],
-    files: Sequence[Path],
-    submit: Callable[[ComputeClient, Path], Awaitable[JobCreated]],
-    render: Callable[[R, Output], None],
-    *,
-    watch: bool,
-    output: Path | None,
-    timeout: float,
-    json_output: bool,
-    jobs: int,
+    make_plan: Callable[[], object],
+    options: TaskOptions,
 ) -> None:
-    from cl_client.cli.progress import JobsDisplay
-    from cl_client.tasks import check_input_file
+    """Run a task command (see :mod:`cl_client.cli.taskframe`)."""
+    import asyncio
+    import signal
+    import time
 
-    out = output_for(ctx, json_output=json_output)
-    options = get_globals(ctx)
-    paths = list(files)
-    if not paths:
-        fail(out, InvalidInputError("no input file given"))
+    from cl_client.batch import Batch
+    from cl_client.cli.destinations import ToStdout, output_folder, parse_output
+    from cl_client.cli.inputs import InputSource
+    from cl_client.cli.progress import BatchDisplay
+    from cl_client.cli.taskframe import TaskPlan
+    from cl_client.journal import Journal, journal_disabled
+
+    out = output_for(ctx, json_output=options.json)
+    settings = get_globals(ctx)
     try:
-        for p in paths:
-            check_input_file(p)
-        if timeout <= 0:
-            raise InvalidInputError(f"--timeout must be above 0, got {timeout:g}")
-        if jobs < 1:
-            raise InvalidInputError(f"--jobs must be at least 1, got {jobs}")
+        if options.json and options.jsonl:
+            raise InvalidInputError("--json and --jsonl cannot be combined: choose one")
+        if options.no_wait and options.output is not None:
+            raise InvalidInputError("--output needs the results: it cannot go with --no-wait")
+        made = make_plan()
+        if not isinstance(made, TaskPlan):
+            raise PluginError(f"the command returned {type(made).__name__}, not a TaskPlan")
+        plan = cast("TaskPlan[TaskResult]", made)
+        task_class: type[TaskClient[TaskResult]] = plan.client
+        render: Callable[..., object] = plan.render
+        form: Mapping[str, FormValue] = plan.form
+        source = InputSource(
+            options.paths,
+            include=options.include,
+            exclude=options.exclude,
+            null_separated=options.null,
+            accepts=task_class.accepts_file,
+        )
+        source.check()
+        single = source.single_file
+        if options.output == "-" and (options.json or options.jsonl):
+            raise InvalidInputError("--output - writes the result file to stdout: drop --json")
+        dest = parse_output(options.output, single_input=single, multi_file=task_class.multi_file)
+        folder = output_folder(dest)
+        if folder is not None:
+            source.skip_dirs = [folder]
+            source.__post_init__()
     except ClError as exc:
         fail(out, exc)
-
-    outcomes: list[_Outcome[R]] = [_Outcome(path=p) for p in paths]
-    overrides = options.overrides()
+    if options.jsonl:
+        out.json_mode = True
+    to_stdout = dest if isinstance(dest, ToStdout) else None
+    results = _Results(out, jsonl=options.jsonl, single=single, to_stdout=to_stdout)
+    several = not single
+    holder: list[Batch[TaskResult]] = []
+    began = time.monotonic()
 
     async def main() -> None:
         from cl_client.client import Client
 
-        async with Client(overrides=overrides) as client:
-            task_client = client_factory(client.compute)
-            if options.capability_check:
-                await client.compute.require_worker(task_client.task_type)
-            dests = _destinations(paths, output, task_client.multi_file)
-            uploads = asyncio.Semaphore(jobs)
-            with JobsDisplay(out, [p.name for p in paths], watch=watch) as display:
-
-                async def follow(i: int) -> None:
-                    outcome = outcomes[i]
-
-                    def on_progress(p: JobProgress) -> None:
-                        outcome.progress.append(p)
-                        display.update(i, p)
-
-                    try:
-                        async with uploads:
-                            created = await submit(client.compute, outcome.path)
-                        outcome.job_id = created.job_id
-                        out.debug(f"{outcome.path}: submitted as job {created.job_id}")
-                        display.submitted(i, created.job_id)
-                        job = await client.compute.wait(
-                            created.job_id, timeout=timeout, on_progress=on_progress
+        loop = asyncio.get_running_loop()
+        current = asyncio.current_task()
+        if current is not None:
+            # SIGTERM ends the batch as Ctrl-C does: uploads settle, outputs stay whole.
+            loop.add_signal_handler(signal.SIGTERM, current.cancel)
+        journal = None if journal_disabled() else Journal()
+        try:
+            async with Client(overrides=settings.overrides()) as client:
+                compute = client.compute
+                compute.on_notice = out.warn
+                task = task_class(compute)
+                if settings.capability_check:
+                    await compute.require_worker(task.task_type)
+                display = BatchDisplay(
+                    out, watch=options.watch, several=several, what=task.task_type
+                )
+                batch = Batch(
+                    task,
+                    form,
+                    concurrency=options.jobs,
+                    priority=options.priority,
+                    timeout=options.timeout,
+                    queue_timeout=options.queue_timeout,
+                    dest=dest,
+                    journal=journal,
+                    force=options.force,
+                    wait=not options.no_wait,
+                    observer=display,
+                )
+                holder.append(batch)
+                counting = None
+                if out.show_progress and not source.reads_stdin and several:
+                    counting = loop.run_in_executor(None, source.count)
+                    counting.add_done_callback(
+                        lambda f: (
+                            display.set_total(f.result())
+                            if not f.cancelled() and f.exception() is None
+                            else None
                         )
-                        outcome.job = job
-                        if job.failed:
-                            outcome.error = JobFailedError(
-                                f"job {job.job_id} ({job.task_type}) ended in {job.status}: "
-                                f"{job.error_message or 'no message'}",
-                                job_id=job.job_id,
-                                error_message=job.error_message,
-                            )
-                        else:
-                            outcome.result = await task_client.collect(job, dests[i])
-                        display.finished(i, job.status)
-                    except Exception as exc:
-                        outcome.error = exc
-                        display.finished(i, "error")
+                    )
+                try:
+                    with display:
+                        async for outcome in batch.run(source):
+                            results.write(outcome, render)
+                finally:
+                    results.close()
+                    if counting is not None:
+                        counting.cancel()
+        finally:
+            if journal is not None:
+                journal.close()
 
-                await asyncio.gather(*(follow(i) for i in range(len(paths))))
-
-    def on_interrupt() -> None:
-        pending = [o.job_id for o in outcomes if o.job_id and o.job is None]
-        if pending:
-            out.info(
-                f"submitted job(s) stay on the server: {', '.join(pending)} — follow with "
-                "`cl job wait ID`"
-            )
-
-    run_coroutine(out, main, on_interrupt=on_interrupt)
-    _report_outcomes(out, outcomes, render)
-
-
-def _report_outcomes(
-    out: Output, outcomes: Sequence[_Outcome[R]], render: Callable[[R, Output], None]
-) -> None:
-    """Print every input's result or error; exit with the worst code when any failed."""
-    _print_outcomes(out, outcomes, render)
-    worst = max((o.exit_code for o in outcomes), default=EXIT_OK)
-    if worst != EXIT_OK:
-        raise typer.Exit(worst)
-
-
-def _print_outcomes(
-    out: Output, outcomes: Sequence[_Outcome[R]], render: Callable[[R, Output], None]
-) -> None:
-    several = len(outcomes) > 1
-    if out.json_mode:
-        docs = [o.to_json() for o in outcomes]
-        out.json(docs if several else docs[0])
-    for o in outcomes:
-        if o.error is not None:
-            prefix = f"{o.path}: " if several else ""
-            if isinstance(o.error, JobFailedError):
-                out.error(prefix + error_message(o.error))
-            else:
-                report_error(out, o.error, prefix=prefix)
-            continue
-        if o.result is None or out.json_mode:
-            continue
-        if several:
-            out.heading(f"{o.path}:")
-        render(o.result, out)
+    try:
+        try:
+            asyncio.run(main())
+        finally:
+            if to_stdout is not None:
+                to_stdout.cleanup()
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        out.error(_interrupted_line(holder[0] if holder else None))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except BrokenPipeError:
+        raise typer.Exit(EXIT_OK) from None
+    except Exception as exc:
+        fail(out, exc)
+    if holder and several and not out.quiet:
+        out.info(_summary(holder[0], time.monotonic() - began, source))
+    if results.worst != EXIT_OK:
+        raise typer.Exit(results.worst)
 
 
 __all__ = [
@@ -320,7 +373,7 @@ __all__ = [
     "guarded",
     "report_error",
     "run_coroutine",
-    "run_task_command",
+    "run_task_frame",
     "run_with_client",
 ]
 

@@ -10,5 +10,4 @@ from cl_client.cli.embedding import embedding_app
 app = embedding_app(
     "cl_plugin_clip_embedding.client:ClipEmbeddingClient",
     help="MobileCLIP image embeddings (512 float32 values) of media files.",
-    watch_short=("-w",),
 )

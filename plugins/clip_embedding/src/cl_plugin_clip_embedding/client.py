@@ -34,5 +34,6 @@ class ClipEmbeddingClient(EmbeddingClient[ClipEmbeddingResult]):
     """Typed client for ``POST /jobs/clip_embedding``: ``submit``, ``embed``, ``collect``."""
 
     task_type: ClassVar[str] = "clip_embedding"
+    accepts: ClassVar[tuple[str, ...]] = ("image/",)
     default_file_path = RESULT_FILE
     result_type = ClipEmbeddingResult

@@ -10,5 +10,4 @@ from cl_client.cli.embedding import embedding_app
 app = embedding_app(
     "cl_plugin_dino_embedding.client:DinoEmbeddingClient",
     help="DINOv2 image embeddings (384 float32 values) of media files.",
-    watch_short=("-w",),
 )

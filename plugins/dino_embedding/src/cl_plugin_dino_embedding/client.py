@@ -34,5 +34,6 @@ class DinoEmbeddingClient(EmbeddingClient[DinoEmbeddingResult]):
     """Typed client for ``POST /jobs/dino_embedding``: ``submit``, ``embed``, ``collect``."""
 
     task_type: ClassVar[str] = "dino_embedding"
+    accepts: ClassVar[tuple[str, ...]] = ("image/",)
     default_file_path = RESULT_FILE
     result_type = DinoEmbeddingResult

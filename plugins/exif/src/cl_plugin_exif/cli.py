@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cl_client.cli import (
-    DEFAULT_JOBS,
-    DEFAULT_PRIORITY,
-    check_options,
-    files_argument,
-    jobs_option,
-    json_option,
-    output_option,
-    priority_option,
-    run_task,
-    timeout_option,
-    watch_option,
-)
+from cl_client.cli import TaskPlan, task_command
 
-DEFAULT_TIMEOUT = 30.0
+if TYPE_CHECKING:
+    from cl_plugin_exif.client import ExifResult
 
 app = typer.Typer(
     help="EXIF metadata of images: camera, date taken, exposure, GPS position.",
@@ -28,10 +16,8 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@task_command(app, "extract", default_timeout=30)
 def extract(
-    ctx: typer.Context,
-    files: Annotated[list[Path], files_argument()],
     tags: Annotated[
         list[str] | None,
         typer.Option(
@@ -48,44 +34,22 @@ def extract(
         bool,
         typer.Option("--raw", help="Show every raw tag instead of the summary."),
     ] = False,
-    priority: Annotated[int, priority_option()] = DEFAULT_PRIORITY,
-    watch: Annotated[bool, watch_option()] = False,
-    output: Annotated[Path | None, output_option()] = None,
-    timeout: Annotated[float, timeout_option(DEFAULT_TIMEOUT)] = DEFAULT_TIMEOUT,
-    json_output: Annotated[bool, json_option()] = False,
-    jobs: Annotated[int, jobs_option()] = DEFAULT_JOBS,
-) -> None:
-    """Read the metadata of each FILE on the server and print it as a table.
+) -> TaskPlan[ExifResult]:
+    """Read the metadata of each input on the server and print it as a table.
 
     With --output, the server's exif_metadata.json (every raw tag) is saved too.
     """
-    from cl_client.compute import ComputeClient
+    from cl_client.cli.output import Output
     from cl_client.errors import InvalidInputError
-    from cl_client.models import JobCreated
 
-    from cl_plugin_exif.client import ExifClient, validate_tags
+    from cl_plugin_exif.client import ExifClient
     from cl_plugin_exif.render import render_exif
 
-    def check_tags() -> list[str]:
-        names = validate_tags(",".join(tags or []))
-        if tags and not names:
-            raise InvalidInputError("--tag needs a tag name, e.g. --tag Make")
-        return names
+    form = ExifClient.build_form(tags=",".join(tags or []))
+    if tags and not form:
+        raise InvalidInputError("--tag needs a tag name, e.g. --tag Make")
 
-    names = check_options(ctx, check_tags)
+    def render(result: ExifResult, out: Output) -> None:
+        render_exif(result, out, raw=raw)
 
-    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
-        return await ExifClient(compute).submit(file, tags=names, priority=priority)
-
-    run_task(
-        ctx,
-        ExifClient,
-        files,
-        submit,
-        lambda result, out: render_exif(result, out, raw=raw),
-        watch=watch,
-        output=output,
-        timeout=timeout,
-        json_output=json_output,
-        jobs=jobs,
-    )
+    return TaskPlan(ExifClient, form, render)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import ClassVar, Final, cast
 
 from cl_client.errors import InvalidInputError
-from cl_client.models import Job, JobCreated, JsonObject
+from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult
 
 #: Where the worker writes the metadata when the job record does not say (it always does).
@@ -122,6 +122,14 @@ class ExifClient(TaskClient[ExifResult]):
     """Typed client for ``POST /jobs/exif``."""
 
     task_type: ClassVar[str] = "exif"
+    accepts: ClassVar[tuple[str, ...]] = ("image/", "video/")
+
+    @staticmethod
+    def build_form(*, tags: Sequence[str] | str | None = None) -> dict[str, FormValue]:
+        """The form fields of an exif job: ``tags`` limits the raw tags returned (e.g.
+        ``["Make", "Model"]``); None or empty means all tags."""
+        names = validate_tags(tags)
+        return {"tags": ",".join(names)} if names else {}
 
     async def submit(
         self,
@@ -130,11 +138,9 @@ class ExifClient(TaskClient[ExifResult]):
         tags: Sequence[str] | str | None = None,
         priority: int = 5,
     ) -> JobCreated:
-        """Upload ``file`` for metadata extraction. ``tags`` limits the raw tags returned (e.g.
-        ``["Make", "Model"]``); None or empty means all tags. ``priority`` 0–10."""
-        names = validate_tags(tags)
-        form = {"tags": ",".join(names)} if names else {}
-        return await self.submit_form(file, form, priority=priority)
+        """Upload ``file`` for metadata extraction (see :meth:`build_form`); ``priority``
+        0–10."""
+        return await self.submit_form(file, self.build_form(tags=tags), priority=priority)
 
     async def extract(
         self,

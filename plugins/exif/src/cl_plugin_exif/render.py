@@ -14,7 +14,7 @@ def render_exif(result: ExifResult, output: Output, *, raw: bool = False) -> Non
     """A table of the metadata: the summary fields the image has; with a tag filter the requested
     tags instead; with ``raw`` every tag ExifTool reported."""
     if result.is_empty:
-        output.result(f"{result.input_name}: no EXIF metadata")
+        output.result("no EXIF metadata")
         return
     requested = result.requested_tags
     if raw:
@@ -24,7 +24,7 @@ def render_exif(result: ExifResult, output: Output, *, raw: bool = False) -> Non
     else:
         rows = summary_rows(result)
     rows.extend(("saved", str(path)) for path in result.downloaded)
-    output.table(("field", "value"), rows, title=result.input_name)
+    output.table(("field", "value"), rows)
 
 
 def summary_rows(result: ExifResult) -> list[tuple[str, str]]:

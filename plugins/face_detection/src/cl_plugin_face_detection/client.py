@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final, cast
 
 from cl_client.errors import InvalidInputError, MalformedResponseError
-from cl_client.models import Job, JobCreated, JsonObject
+from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult, check_float_range
 from cl_client.transport import safe_join
 
@@ -139,6 +139,7 @@ class FaceDetectionClient(TaskClient[FaceDetectionResult]):
     """Typed client for ``POST /jobs/face_detection``: ``submit``, ``detect``, ``collect``."""
 
     task_type: ClassVar[str] = "face_detection"
+    accepts: ClassVar[tuple[str, ...]] = ("image/",)
     multi_file: ClassVar[bool] = True
 
     async def submit(
@@ -151,9 +152,18 @@ class FaceDetectionClient(TaskClient[FaceDetectionResult]):
     ) -> JobCreated:
         """Upload ``file`` for detection. Faces scoring below ``confidence_threshold`` (0–1) are
         dropped; ``nms_threshold`` (0–1) is the overlap above which two boxes count as one face."""
-        validate_thresholds(confidence_threshold, nms_threshold)
-        form = {"confidence_threshold": confidence_threshold, "nms_threshold": nms_threshold}
+        form = self.build_form(
+            confidence_threshold=confidence_threshold, nms_threshold=nms_threshold
+        )
         return await self.submit_form(file, form, priority=priority)
+
+    @staticmethod
+    def build_form(
+        *, confidence_threshold: float = DEFAULT_CONFIDENCE, nms_threshold: float = DEFAULT_NMS
+    ) -> dict[str, FormValue]:
+        """The form fields of a detection job; InvalidInputError for thresholds outside 0–1."""
+        validate_thresholds(confidence_threshold, nms_threshold)
+        return {"confidence_threshold": confidence_threshold, "nms_threshold": nms_threshold}
 
     async def detect(
         self,
@@ -182,7 +192,9 @@ class FaceDetectionClient(TaskClient[FaceDetectionResult]):
         remote = job.output_path or RESULT_FILE
         if dest is not None:
             _prepare_folder(dest)
-        data, saved = await self.fetch_json(job, remote, dest)
+        data, saved = await self.fetch_json(
+            job, remote, dest / PurePosixPath(remote).name if dest else None
+        )
         result = parse_face_detection(job, data, file_path=remote)
         if dest is None or saved is None:
             return result
@@ -197,14 +209,19 @@ class FaceDetectionClient(TaskClient[FaceDetectionResult]):
             result.downloaded.append(face.crop_path)
         return result
 
+    async def result_files(self, job: Job) -> list[str]:
+        """The JSON and every face crop it names."""
+        result = await self.collect(job)
+        return [result.file_path, *(f.file_path for f in result.faces if f.file_path)]
+
 
 def _prepare_folder(dest: Path) -> None:
+    # Not created here: the first download creates it, so a failed job leaves no empty folder.
     if dest.exists() and not dest.is_dir():
         raise InvalidInputError(
             f"{dest} is a file; face detection results are saved to a folder "
             "(the JSON and every face crop)"
         )
-    dest.mkdir(parents=True, exist_ok=True)
 
 
 def safe_relative_parts(file_path: str) -> tuple[str, ...]:

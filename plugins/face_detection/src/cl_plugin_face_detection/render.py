@@ -17,7 +17,7 @@ NORMALISED_COLUMNS = ("#", "box (0-1)", "size", "confidence", "crop")
 def render_faces(result: FaceDetectionResult, output: Output) -> None:
     """A table per image: each face's box, confidence and crop; then the saved JSON, if any."""
     count = result.num_faces
-    title = f"{result.input_name}: {count} face{'' if count == 1 else 's'}"
+    title = f"{count} face{'' if count == 1 else 's'}"
     in_pixels = result.image_width is not None and result.image_height is not None
     if in_pixels:
         title += f" ({result.image_width}×{result.image_height})"

@@ -65,5 +65,6 @@ class FaceEmbeddingClient(EmbeddingClient[FaceEmbeddingResult]):
     """Typed client for ``POST /jobs/face_embedding``: ``submit``, ``embed``, ``collect``."""
 
     task_type: ClassVar[str] = "face_embedding"
+    accepts: ClassVar[tuple[str, ...]] = ("image/",)
     default_file_path = RESULT_FILE
     result_type = FaceEmbeddingResult

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar, Final, Literal, cast
 
 from cl_client.errors import MalformedResponseError
-from cl_client.models import Job, JobCreated, JsonObject
+from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult, check_choice
 
 HashAlgorithm = Literal["sha512", "md5"]
@@ -65,13 +65,17 @@ class HashClient(TaskClient[HashResult]):
 
     task_type: ClassVar[str] = "hash"
 
+    @staticmethod
+    def build_form(*, algorithm: str = "sha512") -> dict[str, FormValue]:
+        """The form fields of a hash job; InvalidInputError for an unknown algorithm."""
+        return {"algorithm": validate_algorithm(algorithm)}
+
     async def submit(
         self, file: str | os.PathLike[str], *, algorithm: str = "sha512", priority: int = 5
     ) -> JobCreated:
         """Upload ``file`` for hashing. ``algorithm`` is ``sha512`` (of the decoded media for images
         and videos) or ``md5`` (of the file bytes); ``priority`` 0–10."""
-        validate_algorithm(algorithm)
-        return await self.submit_form(file, {"algorithm": algorithm}, priority=priority)
+        return await self.submit_form(file, self.build_form(algorithm=algorithm), priority=priority)
 
     async def compute_hash(
         self,

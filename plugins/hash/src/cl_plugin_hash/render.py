@@ -21,4 +21,4 @@ def render_hash(result: HashResult, output: Output) -> None:
     if result.process_time is not None:
         pairs.append(("time", f"{result.process_time * 1000:.1f} ms"))
     pairs.extend(("saved", str(path)) for path in result.downloaded)
-    output.key_values(pairs, title=result.input_name)
+    output.key_values(pairs)

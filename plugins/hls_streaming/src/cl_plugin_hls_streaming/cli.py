@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cl_client.cli import (
-    DEFAULT_JOBS,
-    DEFAULT_PRIORITY,
-    check_options,
-    files_argument,
-    jobs_option,
-    json_option,
-    output_option,
-    priority_option,
-    run_task,
-    timeout_option,
-    watch_option,
-)
+from cl_client.cli import TaskPlan, task_command
 
-DEFAULT_TIMEOUT = 120.0
+if TYPE_CHECKING:
+    from cl_plugin_hls_streaming.client import HlsResult
 
 app = typer.Typer(
     help="HLS adaptive streams of videos: a master playlist, variant playlists and TS segments.",
@@ -28,10 +16,8 @@ app = typer.Typer(
 )
 
 
-@app.command("generate-manifest")
+@task_command(app, "generate-manifest", default_timeout=120)
 def generate_manifest(
-    ctx: typer.Context,
-    files: Annotated[list[Path], files_argument()],
     variants: Annotated[
         list[str] | None,
         typer.Option(
@@ -52,48 +38,15 @@ def generate_manifest(
             help="Also add the source as a stream, copied without re-encoding.",
         ),
     ] = False,
-    priority: Annotated[int, priority_option()] = DEFAULT_PRIORITY,
-    watch: Annotated[bool, watch_option()] = False,
-    output: Annotated[Path | None, output_option()] = None,
-    timeout: Annotated[float, timeout_option(DEFAULT_TIMEOUT)] = DEFAULT_TIMEOUT,
-    json_output: Annotated[bool, json_option()] = False,
-    jobs: Annotated[int, jobs_option()] = DEFAULT_JOBS,
-) -> None:
-    """Encode each video FILE as an HLS stream and print its variants and segment counts.
+) -> TaskPlan[HlsResult]:
+    """Encode each video as an HLS stream and print its variants and segment counts.
 
     With --output FOLDER the master playlist (adaptive.m3u8), every variant playlist and every
-    segment are saved there, ready for a player (one sub-folder per input for several).
+    segment are saved, ready for a player (a folder per input).
     """
-    from cl_client.compute import ComputeClient
-    from cl_client.models import JobCreated
-
-    from cl_plugin_hls_streaming.client import (
-        HlsStreamingClient,
-        HlsVariant,
-        parse_variant,
-        validate_variants,
-    )
+    from cl_plugin_hls_streaming.client import HlsStreamingClient, parse_variant
     from cl_plugin_hls_streaming.render import render_hls
 
-    def check() -> list[HlsVariant] | None:
-        return validate_variants([parse_variant(text) for text in variants]) if variants else None
-
-    chosen = check_options(ctx, check)
-
-    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
-        return await HlsStreamingClient(compute).submit(
-            file, variants=chosen, include_original=include_original, priority=priority
-        )
-
-    run_task(
-        ctx,
-        HlsStreamingClient,
-        files,
-        submit,
-        render_hls,
-        watch=watch,
-        output=output,
-        timeout=timeout,
-        json_output=json_output,
-        jobs=jobs,
-    )
+    chosen = [parse_variant(text) for text in variants] if variants else None
+    form = HlsStreamingClient.build_form(variants=chosen, include_original=include_original)
+    return TaskPlan(HlsStreamingClient, form, render_hls)

@@ -164,6 +164,7 @@ class HlsStreamingClient(TaskClient[HlsResult]):
     folder."""
 
     task_type: ClassVar[str] = "hls_streaming"
+    accepts: ClassVar[tuple[str, ...]] = ("video/",)
     multi_file: ClassVar[bool] = True
 
     async def submit(
@@ -177,11 +178,19 @@ class HlsStreamingClient(TaskClient[HlsResult]):
         """Upload a video for HLS encoding. ``variants`` defaults to the server's (720p at
         3500 kbit/s and 480p at 1500 kbit/s); ``include_original`` adds a stream copy of the source
         without re-encoding. ``priority`` 0–10."""
+        form = self.build_form(variants=variants, include_original=include_original)
+        return await self.submit_form(file, form, priority=priority)
+
+    @staticmethod
+    def build_form(
+        *, variants: Sequence[HlsVariant] | None = None, include_original: bool = False
+    ) -> dict[str, FormValue]:
+        """The form fields of an HLS job; InvalidInputError for bad variants."""
         form: dict[str, FormValue] = {"include_original": include_original}
         if variants is not None:
             checked = validate_variants(variants)
             form["variants"] = json.dumps([v.to_json() for v in checked], separators=(",", ":"))
-        return await self.submit_form(file, form, priority=priority)
+        return form
 
     async def generate_manifest(
         self,
@@ -237,6 +246,15 @@ class HlsStreamingClient(TaskClient[HlsResult]):
             folder=dest,
             master_path=saver.local_path(master_remote) if dest is not None else None,
         )
+
+    async def result_files(self, job: Job) -> list[str]:
+        """The master playlist, every variant playlist and every segment they name."""
+        result = await self.collect(job)
+        files = [result.master_playlist]
+        for stream in result.streams:
+            files.append(stream.playlist)
+            files.extend(stream.segments)
+        return list(dict.fromkeys(files))
 
     async def _read_stream(
         self,

@@ -27,7 +27,7 @@ def render_hls(result: HlsResult, output: Output) -> None:
         pairs.append(("original", "included (stream copy)"))
     if result.folder is not None:
         pairs.append(("saved", f"{len(result.downloaded)} files in {result.folder}"))
-    output.key_values(pairs, title=result.input_name)
+    output.key_values(pairs)
     rows = [
         (
             PurePosixPath(stream.playlist).name,

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cl_client.cli import (
-    DEFAULT_JOBS,
-    DEFAULT_PRIORITY,
-    check_options,
-    files_argument,
-    jobs_option,
-    json_option,
-    output_option,
-    priority_option,
-    run_task,
-    timeout_option,
-    watch_option,
-)
+from cl_client.cli import TaskPlan, task_command
 
-DEFAULT_TIMEOUT = 60.0
+if TYPE_CHECKING:
+    from cl_plugin_image_conversion.client import ConversionResult
+
 DEFAULT_QUALITY = 85
 
 app = typer.Typer(
@@ -29,10 +18,8 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@task_command(app, "convert", default_timeout=60)
 def convert(
-    ctx: typer.Context,
-    files: Annotated[list[Path], files_argument()],
     format: Annotated[
         str | None,
         typer.Option(
@@ -47,58 +34,22 @@ def convert(
         int,
         typer.Option(
             "--quality",
-            "-q",
             help="Compression quality 1-100 for jpg/jpeg/webp (other formats ignore it).",
             metavar="1-100",
         ),
     ] = DEFAULT_QUALITY,
-    priority: Annotated[int, priority_option()] = DEFAULT_PRIORITY,
-    watch: Annotated[bool, watch_option()] = False,
-    output: Annotated[Path | None, output_option()] = None,
-    timeout: Annotated[float, timeout_option(DEFAULT_TIMEOUT)] = DEFAULT_TIMEOUT,
-    json_output: Annotated[bool, json_option()] = False,
-    jobs: Annotated[int, jobs_option()] = DEFAULT_JOBS,
-) -> None:
-    """Convert each FILE on the server and print the new image's format and size.
+) -> TaskPlan[ConversionResult]:
+    """Convert each input on the server and print the new image's format and size.
 
-    With --output, the converted image is saved (a file or folder for one input, a folder for
-    several); without it, it stays on the server (`cl download JOB_ID PATH`).
+    With --output, the converted image is saved; without it, it stays on the server
+    (`cl job download JOB_ID PATH`).
     """
-    from cl_client.compute import ComputeClient
     from cl_client.errors import InvalidInputError
-    from cl_client.models import JobCreated
 
-    from cl_plugin_image_conversion.client import (
-        ImageConversionClient,
-        ImageFormat,
-        validate_format,
-        validate_quality,
-    )
+    from cl_plugin_image_conversion.client import ImageConversionClient
     from cl_plugin_image_conversion.render import render_conversion
 
-    def check() -> ImageFormat:
-        if format is None:
-            raise InvalidInputError("--format is required: png, jpg, jpeg, webp, gif, bmp or tiff")
-        chosen = validate_format(format)
-        validate_quality(quality)
-        return chosen
-
-    chosen = check_options(ctx, check)
-
-    async def submit(compute: ComputeClient, file: Path) -> JobCreated:
-        return await ImageConversionClient(compute).submit(
-            file, format=chosen, quality=quality, priority=priority
-        )
-
-    run_task(
-        ctx,
-        ImageConversionClient,
-        files,
-        submit,
-        render_conversion,
-        watch=watch,
-        output=output,
-        timeout=timeout,
-        json_output=json_output,
-        jobs=jobs,
-    )
+    if format is None:
+        raise InvalidInputError("--format is required: png, jpg, jpeg, webp, gif, bmp or tiff")
+    form = ImageConversionClient.build_form(format=format, quality=quality)
+    return TaskPlan(ImageConversionClient, form, render_conversion)

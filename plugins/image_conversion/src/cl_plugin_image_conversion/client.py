@@ -21,7 +21,7 @@ from typing import ClassVar, Final, Literal, cast
 
 from cl_client.errors import MalformedResponseError
 from cl_client.imagesize import image_info
-from cl_client.models import Job, JobCreated, JsonObject
+from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import (
     ProgressCallback,
     TaskClient,
@@ -86,6 +86,7 @@ class ImageConversionClient(TaskClient[ConversionResult]):
     """Typed client for ``POST /jobs/image_conversion``."""
 
     task_type: ClassVar[str] = "image_conversion"
+    accepts: ClassVar[tuple[str, ...]] = ("image/",)
 
     async def submit(
         self,
@@ -97,9 +98,15 @@ class ImageConversionClient(TaskClient[ConversionResult]):
     ) -> JobCreated:
         """Upload ``file`` for conversion to ``format`` (png, jpg, jpeg, webp, gif, bmp, tiff).
         ``quality`` 1–100 applies to jpg/jpeg/webp; ``priority`` 0–10. JPEG output drops alpha."""
+        form = self.build_form(format=format, quality=quality)
+        return await self.submit_form(file, form, priority=priority)
+
+    @staticmethod
+    def build_form(*, format: str, quality: int = DEFAULT_QUALITY) -> dict[str, FormValue]:
+        """The form fields of a conversion job; InvalidInputError for a bad format or quality."""
         fmt = validate_format(format)
         validate_quality(quality)
-        return await self.submit_form(file, {"format": fmt, "quality": quality}, priority=priority)
+        return {"format": fmt, "quality": quality}
 
     async def convert(
         self,

@@ -24,4 +24,4 @@ def render_conversion(result: ConversionResult, output: Output) -> None:
     if result.width is not None and result.height is not None:
         pairs.append(("size", f"{result.width}×{result.height}"))
     pairs.append(("bytes", format_bytes(result.size_bytes)))
-    output.key_values(pairs, title=result.input_name)
+    output.key_values(pairs)

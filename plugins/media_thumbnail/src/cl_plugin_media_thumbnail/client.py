@@ -69,6 +69,7 @@ class MediaThumbnailClient(TaskClient[ThumbnailResult]):
     """Typed client for ``POST /jobs/media_thumbnail``."""
 
     task_type: ClassVar[str] = "media_thumbnail"
+    accepts: ClassVar[tuple[str, ...]] = ("image/", "video/")
 
     async def submit(
         self,
@@ -84,13 +85,23 @@ class MediaThumbnailClient(TaskClient[ThumbnailResult]):
         With neither dimension the box is 256×256; with one, the other follows the aspect ratio.
         ``maintain_aspect_ratio=False`` stretches an image to the exact box. ``priority`` 0–10.
         """
+        form = self.build_form(
+            width=width, height=height, maintain_aspect_ratio=maintain_aspect_ratio
+        )
+        return await self.submit_form(file, form, priority=priority)
+
+    @staticmethod
+    def build_form(
+        *, width: int | None = None, height: int | None = None, maintain_aspect_ratio: bool = True
+    ) -> dict[str, FormValue]:
+        """The form fields of a thumbnail job; InvalidInputError for a bad box."""
         validate_box(width, height)
         form: dict[str, FormValue] = {"maintain_aspect_ratio": maintain_aspect_ratio}
         if width is not None:
             form["width"] = width
         if height is not None:
             form["height"] = height
-        return await self.submit_form(file, form, priority=priority)
+        return form
 
     async def generate(
         self,

@@ -26,4 +26,4 @@ def render_thumbnail(result: ThumbnailResult, output: Output) -> None:
     pairs.append(("bytes", format_bytes(result.size_bytes)))
     if result.media_type is not None:
         pairs.append(("source", result.media_type))
-    output.key_values(pairs, title=result.input_name)
+    output.key_values(pairs)

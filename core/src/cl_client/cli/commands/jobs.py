@@ -16,12 +16,32 @@ from cl_client.cli.output import Output
 if TYPE_CHECKING:
     from cl_client.client import Client
     from cl_client.models import Capabilities, Job, WorkerCapability
+    from cl_client.tasks import TaskClient, TaskResult
 
-job_app = typer.Typer(
-    help="Get, wait for, delete and download jobs (by job id).", no_args_is_help=True
-)
+job_app = typer.Typer(help="List, get, wait for, delete and download jobs.", no_args_is_help=True)
 
-JobIdArg = Annotated[str, typer.Argument(help="The job id (a UUID).", metavar="JOB_ID")]
+
+def _complete_job_id(incomplete: str) -> list[str]:
+    """Job ids from the local journal, for shell completion (nothing when it cannot be read)."""
+    try:
+        from cl_client.journal import Journal
+
+        with Journal() as journal:
+            return journal.job_ids(incomplete)
+    except Exception:
+        return []
+
+
+JobIdArg = Annotated[
+    str,
+    typer.Argument(help="The job id (a UUID).", metavar="JOB_ID", autocompletion=_complete_job_id),
+]
+JobIdsArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="One or more job ids.", metavar="JOB_ID...", autocompletion=_complete_job_id
+    ),
+]
 
 
 def _stamp(ms: object) -> str | None:
@@ -73,49 +93,260 @@ def get(
     show_job(out, run_async(ctx, go))
 
 
+def _task_client(task_type: str) -> type[TaskClient[TaskResult]] | None:
+    """The installed plugin's client for ``task_type``, or None (then only the main output is
+    known)."""
+    from cl_client.errors import PluginError
+    from cl_client.plugins import task_client
+
+    try:
+        return task_client(task_type)
+    except PluginError:
+        return None
+
+
+async def result_files_of(client: Client, job: Job) -> list[str]:
+    """The result files of a completed job, as its task's client finds them."""
+    if job.status != "completed":
+        from cl_client.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"job {job.job_id} is {job.status}: only a completed job has result files"
+        )
+    klass = _task_client(job.task_type)
+    if klass is None:
+        return [job.output_path] if job.output_path else []
+    return await klass(client.compute).result_files(job)
+
+
 @job_app.command("wait")
 def wait(
     ctx: typer.Context,
-    job_id: JobIdArg,
+    job_ids: JobIdsArg,
     timeout: Annotated[
         float | None,
         typer.Option(
             "--timeout",
             "-t",
-            help="Give up after this many seconds (default: wait until the job ends).",
+            help="Give up on a job after it ran this many seconds (default: no limit).",
             min=0.001,
             show_default=False,
             metavar="SECONDS",
         ),
     ] = None,
-    watch: Annotated[bool, watch_option("-w")] = False,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help=(
+                "Save each job's results as its task command would: a FILE or FOLDER for one "
+                "job, a FOLDER (one entry per job id) for several."
+            ),
+            metavar="PATH",
+            show_default=False,
+        ),
+    ] = None,
+    watch: Annotated[bool, watch_option()] = False,
     json_output: Annotated[bool, json_option()] = False,
 ) -> None:
-    """Wait for a job to finish and show its final record (exit 1 if it ended in error)."""
-    from cl_client.cli.progress import JobsDisplay
+    """Wait for jobs to finish and show each final record (exit 1 if one ended in error)."""
+    import asyncio
+    from pathlib import PurePosixPath
+
+    from cl_client.batch import BatchItem, Outcome
+    from cl_client.cli.destinations import parse_output
+    from cl_client.cli.progress import BatchDisplay
+    from cl_client.errors import EXIT_JOB_FAILED, ClError, InvalidInputError
 
     out = get_output(ctx)
+    several = len(job_ids) > 1
+    worst = 0
+    records: list[dict[str, object]] = []
 
-    async def go(client: Client) -> Job:
-        out.info(f"waiting for job {job_id} (Ctrl-C stops waiting; the job goes on)")
-        with JobsDisplay(out, [job_id[:8]], watch=watch) as display:
-            display.submitted(0, job_id)
+    async def one(client: Client, job_id: str, display: BatchDisplay) -> None:
+        nonlocal worst
+        item = BatchItem(Path(job_id), PurePosixPath(job_id))
+        display.submitted(item, job_id)
+        try:
             job = await client.compute.wait(
-                job_id, timeout=timeout, on_progress=lambda p: display.update(0, p)
+                job_id,
+                timeout=timeout,
+                queue_timeout=None,
+                on_progress=lambda p: display.progress(item, p),
             )
-            display.finished(0, job.status)
-            return job
+            saved: list[Path] = []
+            if output is not None and job.status == "completed":
+                klass = _task_client(job.task_type)
+                if klass is None:
+                    raise InvalidInputError(
+                        f"no installed plugin handles {job.task_type!r} results; use "
+                        f"`cl job download {job_id} --all DEST`"
+                    )
+                dest = parse_output(output, single_input=not several, multi_file=klass.multi_file)
+                if dest is not None:
+                    result = await klass(client.compute).collect(job, dest.path_for(item, job))
+                    saved = result.downloaded
+        except ClError as exc:
+            display.finished(Outcome(item=item, state="failed", job_id=job_id, error=exc))
+            worst = max(worst, exc.exit_code)
+            out.error(exc.message)
+            return
+        display.finished(Outcome(item=item, state="completed", job_id=job_id, job=job))
+        record = job.to_dict()
+        if saved:
+            record["downloaded"] = [str(p) for p in saved]
+        records.append(record)
+        if not out.json_mode:
+            if several:
+                out.heading(f"job {job_id}")
+            show_job(out, job)
+            for path in saved:
+                out.info(f"saved {path}")
+        if job.failed:
+            worst = max(worst, EXIT_JOB_FAILED)
+            out.error(
+                f"job {job.job_id} ({job.task_type}) ended in {job.status}: {job.error_message}"
+            )
 
-    _show_final(out, run_async(ctx, go))
+    async def go(client: Client) -> None:
+        client.compute.on_notice = out.warn
+        out.info(f"waiting for {len(job_ids)} job(s) (Ctrl-C stops waiting; the jobs keep running)")
+        with BatchDisplay(out, watch=watch, several=several, what="jobs") as display:
+            display.set_total(len(job_ids))
+            await asyncio.gather(*(one(client, job_id, display) for job_id in job_ids))
+
+    run_async(ctx, go)
+    if out.json_mode:
+        out.json(records if several else (records[0] if records else None))
+    if worst:
+        raise typer.Exit(worst)
 
 
-def _show_final(out: Output, job: Job) -> None:
-    from cl_client.errors import EXIT_JOB_FAILED
+@job_app.command("files")
+def files(
+    ctx: typer.Context, job_id: JobIdArg, json_output: Annotated[bool, json_option()] = False
+) -> None:
+    """List a completed job's result files (main output, face crops, HLS playlists and every
+    segment they name)."""
+    out = get_output(ctx)
 
-    show_job(out, job)
-    if job.failed:
-        out.error(f"job {job.job_id} ({job.task_type}) ended in {job.status}: {job.error_message}")
-        raise typer.Exit(EXIT_JOB_FAILED)
+    async def go(client: Client) -> list[str]:
+        return await result_files_of(client, await client.compute.get_job(job_id))
+
+    paths = run_async(ctx, go)
+    if out.json_mode:
+        out.json({"job_id": job_id, "files": paths})
+        return
+    for path in paths:
+        out.result(path)
+
+
+@job_app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only jobs in this state: queued, completed, error, timeout, uncertain, …",
+            metavar="STATE",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="Only jobs of this task type.", metavar="TASK"),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only jobs submitted in the last DURATION (30m, 2h, 7d) or since a date.",
+            metavar="WHEN",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", help="At most this many (0: all).", min=0, metavar="N"),
+    ] = 50,
+    json_output: Annotated[bool, json_option()] = False,
+) -> None:
+    """The jobs `cl` submitted from this machine, newest first (from the local job journal)."""
+    from cl_client.errors import ClError
+    from cl_client.journal import Journal
+
+    out = get_output(ctx)
+    try:
+        since_ms = parse_since(since) if since is not None else None
+        with Journal() as journal:
+            entries = list(
+                journal.history(
+                    status=status, task_type=task, since_ms=since_ms, limit=limit or None
+                )
+            )
+    except ClError as exc:
+        out.error(exc.message)
+        raise typer.Exit(exc.exit_code) from None
+    if out.json_mode:
+        out.json(
+            [
+                {
+                    "job_id": e.job_id,
+                    "task_type": e.task_type,
+                    "status": e.status,
+                    "input": e.input.path,
+                    "params": e.params,
+                    "server": e.server,
+                    "created_at": e.created_at,
+                    "updated_at": e.updated_at,
+                    "error": e.error,
+                    "outputs": e.outputs,
+                }
+                for e in entries
+            ]
+        )
+        return
+    if not entries:
+        out.info("no jobs recorded" + (" that match" if status or task or since else ""))
+        return
+    now = time.time() * 1000
+    out.table(
+        ["age", "status", "task", "job", "input"],
+        [
+            [_age(now - e.created_at), e.status, e.task_type, e.job_id, e.input.path]
+            for e in entries
+        ],
+    )
+
+
+def parse_since(text: str) -> int:
+    """``30m``, ``2h``, ``7d``, ``45s`` ago, or an ISO date/time, as epoch milliseconds."""
+    from datetime import datetime
+
+    from cl_client.errors import InvalidInputError
+
+    value = text.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if value[-1:].lower() in units and value[:-1].isdigit():
+        seconds = int(value[:-1]) * units[value[-1].lower()]
+        return int((time.time() - seconds) * 1000)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"--since {text!r} is not a duration (30m, 2h, 7d) or a date (2026-01-31)"
+        ) from None
+    return int(moment.timestamp() * 1000)
+
+
+def _age(ms: float) -> str:
+    seconds = max(ms / 1000, 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 @job_app.command("delete")
@@ -143,32 +374,78 @@ def download(
     ctx: typer.Context,
     job_id: JobIdArg,
     file_path: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="Path of the file inside the job, e.g. output/hash.json or faces/face_0.png.",
+            help=(
+                "Path of the file inside the job, e.g. output/hash.json or faces/face_0.png "
+                "(with --all: the destination folder)."
+            ),
             metavar="FILE_PATH",
+            show_default=False,
         ),
-    ],
+    ] = None,
     dest: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="File to write, or a folder to write into (an existing one, or ending in '/').",
             metavar="DEST",
+            show_default=False,
         ),
-    ] = ".",
+    ] = None,
+    all_files: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Save every result file of the job (as `cl job files` lists them) into DEST.",
+        ),
+    ] = False,
     json_output: Annotated[bool, json_option()] = False,
 ) -> None:
-    """Download one file of a job."""
+    """Download one file of a job, or with --all every result file (keeping their paths)."""
     out = get_output(ctx)
-    target = Path(dest)
+    if all_files:
+        if dest is not None:
+            out.error("with --all give the job id and one destination folder")
+            raise typer.Exit(2)
+        folder = Path(file_path or ".")
+
+        async def go_all(client: Client) -> list[Path]:
+            import asyncio
+
+            from cl_client.transport import safe_join
+
+            job = await client.compute.get_job(job_id)
+            remote = await result_files_of(client, job)
+            limit = asyncio.Semaphore(4)
+
+            async def one(path: str) -> Path:
+                async with limit:
+                    return await client.compute.download(job_id, path, safe_join(folder, path))
+
+            return list(await asyncio.gather(*(one(p) for p in remote)))
+
+        saved = run_async(ctx, go_all)
+        if out.json_mode:
+            out.json({"job_id": job_id, "downloaded": [str(p) for p in saved]})
+        else:
+            for path in saved:
+                out.result(str(path))
+        return
+    if file_path is None:
+        out.error("give the FILE_PATH inside the job (see `cl job files JOB_ID`), or --all")
+        raise typer.Exit(2)
+    remote_path = file_path
+    given = dest or "."
+    target = Path(given)
+
+    if given.endswith(("/", os.sep)):
+        # A trailing slash means a folder, even one that does not exist yet.
+        target = target / remote_path.rsplit("/", 1)[-1]
 
     async def go(client: Client) -> Path:
-        if dest.endswith(("/", os.sep)):
-            # A trailing slash means a folder, even one that does not exist yet.
-            target.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one local mkdir
-        return await client.compute.download(job_id, file_path, target)
+        return await client.compute.download(job_id, remote_path, target)
 
-    _downloaded(out, job_id, file_path, run_async(ctx, go))
+    _downloaded(out, job_id, remote_path, run_async(ctx, go))
 
 
 def _downloaded(out: Output, job_id: str, file_path: str, saved: Path) -> None:
