@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -124,3 +125,46 @@ def test_stop_kills_ffmpeg_and_requeues(
     again = cl_server_factory.start(data_dir=data_dir, workers=0)
     job = make_api(again).job(job_id)
     assert job["status"] == "queued" and job["started_at"] is None
+
+
+def _accepted_socket_nodelay(server_port: int, client_port: int) -> int:
+    """TCP_NODELAY of the server's end of the connection from ``client_port``, read from the kernel
+    through a duplicate of the server's own descriptor (the server runs in this process)."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
+            dup = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue
+        with dup:
+            if dup.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            try:
+                local, peer = dup.getsockname(), dup.getpeername()
+            except OSError:
+                continue
+            if local[1] == server_port and peer[1] == client_port:
+                return dup.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    raise AssertionError(f"no accepted connection from port {client_port} found")
+
+
+#: What each service is sent to be sure it accepted the connection, and how its answer starts.
+_HELLO = {
+    "auth": (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200"),
+    "compute": (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200"),
+    # MQTT 3.1.1 CONNECT (clean session, keep-alive 60 s, client id "t") → CONNACK accepted.
+    "mqtt": (b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01t", b"\x20\x02\x00\x00"),
+}
+
+
+@pytest.mark.parametrize("service", sorted(_HELLO))
+def test_accepted_connections_have_tcp_nodelay(cl_server: LocalServer, service: str) -> None:
+    info = cl_server.info
+    url = {"auth": info.auth_url, "compute": info.compute_url, "mqtt": info.mqtt_url}[service]
+    port = int(url.rsplit(":", 1)[1])
+    hello, answer = _HELLO[service]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(hello)
+        assert client.recv(1024).startswith(answer)  # accepted and answered
+        assert _accepted_socket_nodelay(port, client.getsockname()[1]) != 0
