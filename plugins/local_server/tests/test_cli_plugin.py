@@ -162,29 +162,90 @@ def test_cli_run_foreground(tmp_path: Path, sig: signal.Signals) -> None:
         httpx.get(lines["compute"] + "/")
 
 
-def test_cli_prints_generated_password_once(tmp_path: Path) -> None:
-    args = [
-        "run",
-        "--data-dir",
-        str(tmp_path),
-        "--port-auth",
-        "0",
-        "--port-compute",
-        "0",
-        "--port-mqtt",
-        "0",
-        "--no-auth",
-    ]
-    env = {"CL_SERVER_ADMIN_PASSWORD": ""}
-    for round_ in range(2):
-        proc, lines = _start_cli(args, env)
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
         try:
-            generated = [v for k, v in lines.items() if "created with password" in k]
-            assert bool(generated) == (round_ == 0), lines
-            assert httpx.get(lines["compute"] + "/").json()["guestMode"] == "on"
-            proc.send_signal(signal.SIGINT)
             assert proc.wait(20) == 0
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+FREE_PORTS = ["--port-auth", "0", "--port-compute", "0", "--port-mqtt", "0"]
+
+
+def test_cli_keeps_a_generated_password_in_a_private_file_until_it_is_changed(
+    tmp_path: Path,
+) -> None:
+    args = ["run", "--data-dir", str(tmp_path), *FREE_PORTS]
+    env = {"CL_SERVER_ADMIN_PASSWORD": ""}
+    secret = tmp_path / "admin-password"
+    proc, lines = _start_cli(args, env)
+    try:
+        said = [k for k in lines if "generated password" in k]
+        assert said == [
+            f"admin user 'admin' created with a generated password, kept in {secret}"
+            " (readable only by you) until it is changed"
+        ], lines
+        assert secret.stat().st_mode & 0o777 == 0o600
+        password = secret.read_text().strip()
+        assert password and password not in "".join(f"{k}:{v}" for k, v in lines.items())
+        token = httpx.post(
+            lines["auth"] + "/auth/token", data={"username": "admin", "password": password}
+        ).json()["access_token"]
+    finally:
+        _stop(proc)
+
+    # Still there at the next start, and the start says so; changing the password removes it.
+    proc, lines = _start_cli(args, env)
+    try:
+        assert any(f"was created with a generated password, kept in {secret}" in k for k in lines)
+        headers = {"Authorization": f"Bearer {token}"}
+        me = httpx.get(lines["auth"] + "/users/me", headers=headers).json()
+        changed = httpx.put(
+            f"{lines['auth']}/users/{me['id']}", data={"password": "chosen"}, headers=headers
+        )
+        assert changed.status_code == 200, changed.text
+        assert not secret.exists()
+    finally:
+        _stop(proc)
+    proc, lines = _start_cli(args, env)
+    try:
+        assert not any("generated password" in k for k in lines), lines
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("service", ["auth", "compute", "mqtt"])
+def test_cli_run_on_a_busy_port_fails_in_one_line_and_creates_nothing(
+    tmp_path: Path, service: str
+) -> None:
+    first, lines = _start_cli(["run", "--data-dir", str(tmp_path / "first"), *FREE_PORTS], {})
+    try:
+        port = lines[service].rsplit(":", 1)[1]
+        second_dir = tmp_path / "second"
+        cli = [sys.executable, "-c", "from cl_local_server.cli import main; main()"]
+        # The later --port option wins.
+        args = ["run", "--data-dir", str(second_dir), *FREE_PORTS, f"--port-{service}", port]
+        second = subprocess.run(
+            [*cli, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "CL_SERVER_ADMIN_PASSWORD": ""},
+        )
+        name = "MQTT" if service == "mqtt" else service
+        assert second.returncode == 5
+        assert second.stderr.splitlines() == [
+            f"error: cannot start the server: {name} port {port} is already in use"
+            f" (127.0.0.1:{port})"
+        ]
+        assert second.stdout == ""
+        # Nothing was created: no keys, no users, so no admin whose password nobody knows.
+        assert sorted(p.name for p in second_dir.iterdir()) == ["server.lock"]
+        # The first server is unharmed.
+        assert httpx.get(lines["compute"] + "/").status_code == 200
+    finally:
+        _stop(first)

@@ -86,9 +86,10 @@ def test_second_server_on_a_data_dir_is_refused_and_leaves_its_jobs_alone(
 
     ports = ["--port-auth", "0", "--port-compute", "0", "--port-mqtt", "0"]
     result = CliRunner().invoke(app, ["run", "--data-dir", str(data_dir), "--no-auth", *ports])
-    assert result.exit_code == 1
-    message = result.output.strip()
-    assert "\n" not in message and f"data dir {data_dir} is in use" in message
+    assert result.exit_code == 5
+    assert result.output.splitlines() == [
+        f"error: cannot start the server: data dir {data_dir} is in use by another local server"
+    ]
 
     release.set()
     assert api.wait(job_id)["status"] == "completed"

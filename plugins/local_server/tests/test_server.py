@@ -130,11 +130,11 @@ def test_stop_kills_ffmpeg_and_requeues(
 def _accepted_socket_nodelay(server_port: int, client_port: int) -> int:
     """TCP_NODELAY of the server's end of the connection from ``client_port``, read from the kernel
     through a duplicate of the server's own descriptor (the server runs in this process)."""
-    for name in os.listdir("/proc/self/fd"):
+    for link in Path("/proc/self/fd").iterdir():
         try:
-            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+            if not str(link.readlink()).startswith("socket:"):
                 continue
-            dup = socket.socket(fileno=os.dup(int(name)))
+            dup = socket.socket(fileno=os.dup(int(link.name)))
         except OSError:
             continue
         with dup:

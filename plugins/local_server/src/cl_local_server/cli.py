@@ -76,7 +76,7 @@ def run(
         typer.Option(
             envvar="CL_SERVER_ADMIN_PASSWORD",
             help="Password of the bootstrap admin (better given through the environment). "
-            "Default: generated and printed once.",
+            "Default: generated and kept in <data dir>/admin-password (mode 0600) until changed.",
             show_default=False,
         ),
     ] = None,
@@ -122,9 +122,9 @@ def run(
         raise typer.BadParameter(str(exc)) from exc
     try:
         code = run_forever(config)
-    except OSError as exc:
-        typer.echo(f"cannot start the server: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    except OSError as exc:  # a busy port or data dir, an unreachable broker: one line, exit 5
+        typer.echo(f"error: cannot start the server: {exc.strerror or exc}", err=True)
+        raise typer.Exit(5) from None
     raise typer.Exit(code)
 
 

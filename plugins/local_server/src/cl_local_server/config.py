@@ -63,6 +63,8 @@ class ServerConfig:
             raise ValueError("token_expire_minutes must be > 0")
         if not 4 <= self.bcrypt_rounds <= 31:
             raise ValueError("bcrypt_rounds must be between 4 and 31")
+        if self.mqtt_url is not None:
+            parse_mqtt_url(self.mqtt_url)
 
     @property
     def keys_dir(self) -> Path:
@@ -75,6 +77,11 @@ class ServerConfig:
     @property
     def public_key_path(self) -> Path:
         return self.keys_dir / "public_key.pem"
+
+    @property
+    def admin_password_path(self) -> Path:
+        """Where a generated admin password is kept (mode 0600) until the admin changes it."""
+        return self.data_dir / "admin-password"
 
     @property
     def auth_db_path(self) -> Path:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -32,24 +33,30 @@ MQTT_V5 = paho.MQTTv5
 
 
 class EmbeddedBroker:
-    """amqtt broker bound to ``host:port`` (port 0 picks a free one) on the running loop."""
+    """amqtt broker serving connections on an already bound socket, on the running loop.
 
-    def __init__(self, host: str, port: int) -> None:
-        self._host = host
-        self._port = port
+    The server binds the socket itself, with its other ports, before it creates anything; amqtt
+    gets the accepted connections through an ``external`` listener.
+    """
+
+    LISTENER = "default"
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
         self._broker: object | None = None
-        self.port = 0
+        self._server: asyncio.Server | None = None
+        self.port = int(sock.getsockname()[1])
 
     async def start(self) -> int:
+        from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
         from amqtt.broker import Broker
 
         # amqtt logs every refused/closed connection at WARNING and above; keep the server quiet.
         logging.getLogger("amqtt").setLevel(logging.CRITICAL)
         logging.getLogger("transitions").setLevel(logging.WARNING)
-        host = f"[{self._host}]" if ":" in self._host else self._host
         broker = Broker(
             {
-                "listeners": {"default": {"type": "tcp", "bind": f"{host}:{self._port}"}},
+                "listeners": {self.LISTENER: {"type": "external", "bind": f"port {self.port}"}},
                 # Only anonymous access, no $SYS publisher and no packet logging.
                 "plugins": {
                     "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
@@ -58,19 +65,28 @@ class EmbeddedBroker:
         )
         await broker.start()
         self._broker = broker
-        servers = broker._servers  # pyright: ignore[reportPrivateUsage]  # the only way to read a port-0 bind
-        instance = servers["default"].instance
-        sockets = cast("list[socket.socket]", list(getattr(instance, "sockets", None) or []))
-        self.port = int(sockets[0].getsockname()[1]) if sockets else self._port
+
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await broker.external_connected(
+                StreamReaderAdapter(reader), StreamWriterAdapter(writer), self.LISTENER
+            )
+
+        self._server = await asyncio.start_server(connected, sock=self._sock)
         return self.port
 
     async def stop(self) -> None:
         from amqtt.broker import Broker
 
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         broker = self._broker
         self._broker = None
         if isinstance(broker, Broker):
             await broker.shutdown()
+        if server is not None:
+            await server.wait_closed()
+        self._sock.close()
 
 
 @dataclass(frozen=True)
