@@ -168,3 +168,43 @@ def test_accepted_connections_have_tcp_nodelay(cl_server: LocalServer, service: 
         client.sendall(hello)
         assert client.recv(1024).startswith(answer)  # accepted and answered
         assert _accepted_socket_nodelay(port, client.getsockname()[1]) != 0
+
+
+def test_children_start_without_the_callers_secrets(
+    cl_server_factory: ServerFactory,
+    make_api: Callable[..., Api],
+    media_path: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    endless_ffmpeg: list[str],
+) -> None:
+    secrets = {
+        "CL_PASSWORD": "pw-secret",
+        "CL_TOKEN": "token-secret",
+        "CL_SERVER_ADMIN_PASSWORD": "admin-secret",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    environ: list[bytes] = []
+    seen = threading.Event()
+
+    def ffmpeg(ctx: TaskContext) -> dict[str, object]:
+        proc = ctx.processes.popen(endless_ffmpeg)
+        try:
+            environ.append(Path(f"/proc/{proc.pid}/environ").read_bytes())
+            seen.set()
+        finally:
+            proc.kill()
+            proc.wait()
+            ctx.processes.release(proc)
+        return {}
+
+    server = cl_server_factory.start(executors={"child_env": ffmpeg})
+    api = make_api(server)
+    assert api.run("child_env", media_path("coffee.jpg"))["status"] == "completed"
+    assert seen.is_set()
+    env = dict(item.split(b"=", 1) for item in environ[0].split(b"\0") if item)
+    assert not {name.encode() for name in secrets} & set(env)
+    assert not any(value.encode() in environ[0] for value in secrets.values())
+    assert env[b"PATH"] == os.environ["PATH"].encode() and env[b"LC_ALL"] == b"C.UTF-8"

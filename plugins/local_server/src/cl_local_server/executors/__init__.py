@@ -13,6 +13,7 @@ is what a real server without such a worker does.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -35,6 +36,35 @@ TASK_TYPES: tuple[str, ...] = (
 
 #: Tasks that need model weights this package cannot ship; no built-in executor on purpose.
 MODEL_TASK_TYPES: tuple[str, ...] = ("clip_embedding", "dino_embedding", "face_embedding")
+
+
+#: The only variables a child process (ffmpeg, exiftool, …) inherits: what finding programs,
+#: locales, time zones and temporary files need. Everything else, such as ``CL_PASSWORD`` or
+#: ``CL_TOKEN`` in the environment of ``cl -p local``, stays in this process.
+CHILD_ENV_NAMES: frozenset[str] = frozenset(
+    (
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PERL5LIB",
+    )
+)
+
+
+def child_environment() -> dict[str, str]:
+    """The environment child processes start with: :data:`CHILD_ENV_NAMES` and ``LC_*``."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in CHILD_ENV_NAMES or name.startswith("LC_")
+    }
 
 
 class ProcessStoppedError(RuntimeError):
@@ -70,7 +100,11 @@ class ProcessTracker:
             if self._is_stopped():
                 raise ProcessStoppedError("server is stopping")
             proc = subprocess.Popen(
-                list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+                list(args),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                env=child_environment(),
             )
             self._running.add(proc)
             if self._parent is not None:
@@ -237,5 +271,6 @@ __all__ = [
     "ProcessTracker",
     "TaskContext",
     "builtin_executors",
+    "child_environment",
     "default_registry",
 ]
