@@ -33,6 +33,7 @@ from cl_local_server.jobs import JobQueue
 from cl_local_server.keys import ensure_keys
 from cl_local_server.mqtt import (
     MQTT_V5,
+    STALE_WORKER_SECONDS,
     CapabilityTracker,
     EmbeddedBroker,
     MqttEndpoint,
@@ -193,7 +194,10 @@ class LocalServer:
         self.config = config or ServerConfig()
         self.registry = registry if registry is not None else default_registry()
         self.processes = ProcessTracker()
-        self.capabilities = CapabilityTracker()
+        # Never shorter than three of our own workers' heartbeats, or they would flicker out.
+        self.capabilities = CapabilityTracker(
+            max(STALE_WORKER_SECONDS, 3 * self.config.heartbeat_seconds)
+        )
         self._info: ServerInfo | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
