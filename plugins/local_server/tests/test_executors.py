@@ -239,3 +239,32 @@ def test_hls_streaming(api: Api, media_path: Callable[[str], Path]) -> None:
 def test_hls_rejects_images(api: Api, media_path: Callable[[str], Path]) -> None:
     job = api.wait(api.submit_ok("hls_streaming", media_path("coffee.jpg")))
     assert job["status"] == "error" and "no video stream" in job["error_message"]
+
+
+def _variant_playlists(api: Api, job_id: str) -> list[tuple[str, str]]:
+    """(playlist, RESOLUTION) of each variant in the master playlist."""
+    master = api.download(job_id, "output/adaptive.m3u8").decode().splitlines()
+    return [
+        (master[i + 1], re.findall(r"RESOLUTION=(\d+x\d+)", line)[0])
+        for i, line in enumerate(master)
+        if line.startswith("#EXT-X-STREAM-INF")
+    ]
+
+
+def test_hls_default_variants_never_upscale(api: Api, media_path: Callable[[str], Path]) -> None:
+    source = media_path("astronaut.mp4")  # 640x360
+    job = api.run("hls_streaming", source)
+    # The default 720p and 480p both become one 360p variant, at the bitrate for 360p.
+    assert job["params"]["variants"] == [
+        {"resolution": 720, "bitrate": 3500},
+        {"resolution": 480, "bitrate": 1500},
+    ]
+    assert _variant_playlists(api, job["job_id"]) == [("adaptive-360p-1000.m3u8", "640x360")]
+    assert job["task_output"]["variants_generated"] == 1
+    # Asked for, a variant above the source is encoded as asked.
+    asked = '[{"resolution":480,"bitrate":600},{"resolution":240,"bitrate":300}]'
+    job = api.run("hls_streaming", source, {"variants": asked})
+    assert _variant_playlists(api, job["job_id"]) == [
+        ("adaptive-480p-600.m3u8", "854x480"),
+        ("adaptive-240p-300.m3u8", "426x240"),
+    ]
