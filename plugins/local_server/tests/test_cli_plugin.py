@@ -249,3 +249,54 @@ def test_cli_run_on_a_busy_port_fails_in_one_line_and_creates_nothing(
         assert httpx.get(lines["compute"] + "/").status_code == 200
     finally:
         _stop(first)
+
+
+def test_cli_info_describes_the_local_profile_folder_too(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    media_path: Callable[[str], Path],
+) -> None:
+    embedded = tmp_path / "embedded"
+    monkeypatch.setenv(plugin.DATA_DIR_ENV, str(embedded))
+    monkeypatch.setenv("CL_SERVER_DATA_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv(plugin.RETENTION_ENV, raising=False)
+    launched = plugin.cl_launch("local-server", FakeSettings())  # type: ignore[arg-type]
+    assert launched is not None
+    with launched as settings:
+        httpx.post(
+            settings.compute_url + "/jobs/hash",
+            files={"file": ("c.jpg", media_path("coffee.jpg").read_bytes())},
+        ).raise_for_status()
+    result = CliRunner().invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    size = sum(f.stat().st_size for f in (embedded / "compute" / "jobs").rglob("*") if f.is_file())
+    assert size > 0
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]  # alignment aside
+    assert lines[:2] == ["cl server run:", f"data dir: {tmp_path / 'run'} (not created yet)"]
+    local = lines[lines.index("local profile (cl -p local):") + 1 :]
+    assert local[0] == f"data dir: {embedded}"
+    assert local[2] == f"jobs: 1 ({size / 1000:.1f} KB)"
+    assert local[-1] == (
+        "retention: finished jobs are deleted 7 days after they end"
+        f" ({plugin.RETENTION_ENV}; folder: {plugin.DATA_DIR_ENV})"
+    )
+
+    monkeypatch.setenv(plugin.RETENTION_ENV, "soon")
+    result = CliRunner().invoke(app, ["info"])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"error: {plugin.RETENTION_ENV} must be a number of days above 0, not 'soon'"
+    ]
+
+
+def test_launcher_says_how_long_jobs_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(plugin.DATA_DIR_ENV, str(tmp_path / "embedded"))
+    monkeypatch.setenv(plugin.RETENTION_ENV, "2.5")
+    launched = plugin.cl_launch("local-server", FakeSettings())  # type: ignore[arg-type]
+    assert launched is not None
+    with launched as settings:
+        assert settings.compute_url.startswith("http://127.0.0.1:")
+    err = capsys.readouterr().err
+    assert f"(data in {tmp_path / 'embedded'}; finished jobs are kept 2.5 days)" in err

@@ -84,6 +84,14 @@ def run(
     workers: Annotated[int, typer.Option(help="Jobs run at the same time.")] = 2,
     heartbeat_seconds: Annotated[float, typer.Option(help="Worker capability heartbeat.")] = 10.0,
     poll_interval: Annotated[float, typer.Option(help="Seconds between queue polls.")] = 0.1,
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            help="Delete jobs (rows and files) this many days after they finish."
+            " Default: keep every job.",
+            show_default=False,
+        ),
+    ] = None,
     compat: Annotated[
         str,
         typer.Option(
@@ -117,6 +125,7 @@ def run(
             heartbeat_seconds=heartbeat_seconds,
             poll_interval=poll_interval,
             compat=compat_value,
+            retention_days=retention_days,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -128,16 +137,65 @@ def run(
     raise typer.Exit(code)
 
 
-@app.command()
-def info(data_dir: DataDirOption = None) -> None:
-    """Show where the server keeps its data and what is there."""
-    folder = _data_dir(data_dir)
+def _size(total: int) -> str:
+    value = float(total)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _describe_folder(folder: Path) -> list[tuple[str, str]]:
+    if not folder.exists():
+        return [("data dir", f"{folder} (not created yet)")]
     keys = folder / "keys" / "public_key.pem"
     jobs = folder / "compute" / "jobs"
-    job_count = sum(1 for p in jobs.iterdir() if p.is_dir()) if jobs.is_dir() else 0
-    typer.echo(f"data dir:   {folder}{'' if folder.exists() else ' (not created yet)'}")
-    typer.echo(f"public key: {keys if keys.exists() else '(none yet)'}")
-    typer.echo(f"job dirs:   {job_count}")
+    job_dirs = [p for p in jobs.iterdir() if p.is_dir()] if jobs.is_dir() else []
+    size = sum(f.stat().st_size for d in job_dirs for f in d.rglob("*") if f.is_file())
+    rows = [
+        ("data dir", str(folder)),
+        ("public key", str(keys) if keys.exists() else "(none yet)"),
+        ("jobs", f"{len(job_dirs)} ({_size(size)})"),
+    ]
+    password = folder / "admin-password"
+    if password.is_file():
+        rows.append(("admin password", f"generated, in {password} until changed"))
+    return rows
+
+
+@app.command()
+def info(data_dir: DataDirOption = None) -> None:
+    """Show where the servers keep their data and what is there: the folder of `cl server run`
+    (or --data-dir) and the one the `local` profile (`cl -p local …`) uses."""
+    from cl_client.errors import ClError
+
+    from cl_local_server import plugin
+
+    try:
+        days = plugin.embedded_retention_days()
+    except ClError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    local = _describe_folder(plugin.embedded_data_dir())
+    local.append(
+        (
+            "retention",
+            f"finished jobs are deleted {days:g} days after they end"
+            f" ({plugin.RETENTION_ENV}; folder: {plugin.DATA_DIR_ENV})",
+        )
+    )
+    sections = [
+        ("cl server run", _describe_folder(_data_dir(data_dir))),
+        ("local profile (cl -p local)", local),
+    ]
+    width = max(len(key) for _title, rows in sections for key, _value in rows) + 2
+    for index, (title, rows) in enumerate(sections):
+        if index:
+            typer.echo("")
+        typer.echo(f"{title}:")
+        for key, value in rows:
+            typer.echo(f"  {key + ':':<{width}}{value}")
 
 
 @app.command()

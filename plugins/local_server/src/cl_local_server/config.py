@@ -48,6 +48,9 @@ class ServerConfig:
     compat: Compat = "current"
     events_topic: str = "inference/events"
     workers_topic_prefix: str = "inference/workers"
+    #: Jobs that finished more than this many days ago are deleted (rows and files) at start and
+    #: then every hour; ``None`` keeps every job, as upstream does.
+    retention_days: float | None = None
     #: bcrypt cost; 12 like the reference server. Tests lower it to keep logins fast.
     bcrypt_rounds: int = 12
 
@@ -65,6 +68,8 @@ class ServerConfig:
             raise ValueError("bcrypt_rounds must be between 4 and 31")
         if self.mqtt_url is not None:
             parse_mqtt_url(self.mqtt_url)
+        if self.retention_days is not None and not self.retention_days > 0:
+            raise ValueError("retention_days must be > 0 (or None to keep every job)")
 
     @property
     def keys_dir(self) -> Path:

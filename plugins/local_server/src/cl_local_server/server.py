@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import signal
 import socket
@@ -28,7 +29,7 @@ from cl_local_server.auth_store import UserStore
 from cl_local_server.compute_app import AUTH_ENABLED_KEY, ComputeService
 from cl_local_server.config import AuthMode, ServerConfig, parse_mqtt_url
 from cl_local_server.executors import ExecutorRegistry, ProcessTracker, default_registry
-from cl_local_server.job_store import JobStore
+from cl_local_server.job_store import JobStore, now_ms
 from cl_local_server.jobs import JobQueue
 from cl_local_server.keys import ensure_keys
 from cl_local_server.mqtt import (
@@ -42,6 +43,9 @@ from cl_local_server.mqtt import (
 from cl_local_server.workers import WorkerPool
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+#: How often a server with ``retention_days`` looks for expired jobs after its start.
+RETENTION_SWEEP_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ class LocalServer:
         self._pool: WorkerPool | None = None
         self._http: list[_Http] = []
         self._sockets: list[socket.socket] = []
+        self._retention: asyncio.Task[None] | None = None
         self.auth: AuthService | None = None
         self.compute: ComputeService | None = None
         self.queue: JobQueue | None = None
@@ -359,6 +364,9 @@ class LocalServer:
             )
 
         self.queue = JobQueue(self._jobs, cfg.jobs_dir, cfg.compat, publish_event)
+        if cfg.retention_days is not None:
+            await asyncio.to_thread(self.expire_jobs)
+            self._retention = asyncio.create_task(self._expire_hourly(), name="job-retention")
         self.compute = ComputeService(cfg, self.queue, self.registry, self.capabilities)
         # Workers use the protocol the server's own connection settled on (amqtt refuses v5).
         self._pool = WorkerPool(
@@ -397,12 +405,30 @@ class LocalServer:
             admin_password_file=password_file if password_file.is_file() else None,
         )
 
+    def expire_jobs(self) -> int:
+        """Delete the jobs that finished more than ``retention_days`` ago; how many."""
+        days, queue = self.config.retention_days, self.queue
+        if days is None or queue is None:
+            return 0
+        return queue.expire(now_ms() - int(days * 86_400_000))
+
+    async def _expire_hourly(self) -> None:
+        while True:
+            await asyncio.sleep(RETENTION_SWEEP_SECONDS)
+            try:
+                await asyncio.to_thread(self.expire_jobs)
+            except Exception:  # a failed sweep is retried at the next one
+                log.exception("deleting expired jobs failed")
+
     def _own(self, sock: socket.socket) -> socket.socket:
         """Keep ``sock`` to close at stop (also when the start fails half-way)."""
         self._sockets.append(sock)
         return sock
 
     async def _astop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            self._retention = None
         if self._pool is not None:
             await self._pool.stop()
             self._pool = None
