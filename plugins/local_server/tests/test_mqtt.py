@@ -125,6 +125,7 @@ def test_capability_messages(
         assert set(body["capabilities"]) == {
             "exif",
             "face_detection",
+            "face_embedding",
             "hash",
             "hls_streaming",
             "image_conversion",

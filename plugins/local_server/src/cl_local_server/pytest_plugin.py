@@ -21,8 +21,8 @@ For testing ``cl`` commands (built on :mod:`cl_client.testing`):
   live as long.
 * ``cl_run`` — ``cl_against(cl_module_server)``.
 
-:func:`stand_in_embedding` is an executor for the embedding tasks, whose models the local server
-does not ship.
+:func:`stand_in_embedding` is an executor for the embedding tasks whose models the local server
+does not ship (``clip_embedding``, ``dino_embedding``).
 
 Heavy modules are imported inside the fixtures, so having this plugin installed costs other test
 suites nothing.

@@ -4,10 +4,11 @@ An executor is a plain function ``(TaskContext) -> dict`` that reads ``ctx.input
 result files under ``ctx.job_dir`` and returns the job's ``task_output``. Raising marks the job
 ``error`` with the exception text. Executors run in a thread pool, so they may block.
 
-The three embedding tasks (``clip_embedding``, ``dino_embedding``, ``face_embedding``) have no
-built-in executor: their model weights are not shipped. Until one is registered they are absent from
-``/capabilities`` and from the workers' capability messages, and their jobs stay ``queued``, which
-is what a real server without such a worker does.
+``face_embedding`` runs SFace (128 values, not upstream's 512) from a model shipped in a package.
+``clip_embedding`` and ``dino_embedding`` have no built-in executor: no package ships their model
+weights. Until one is registered they are absent from ``/capabilities`` and from the workers'
+capability messages, and their jobs stay ``queued``, which is what a real server without such a
+worker does.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ TASK_TYPES: tuple[str, ...] = (
     "media_thumbnail",
 )
 
-#: Tasks that need model weights this package cannot ship; no built-in executor on purpose.
-MODEL_TASK_TYPES: tuple[str, ...] = ("clip_embedding", "dino_embedding", "face_embedding")
+#: Tasks whose model weights no package ships: no built-in executor on purpose.
+MODEL_TASK_TYPES: tuple[str, ...] = ("clip_embedding", "dino_embedding")
 
 
 #: The only variables a child process (ffmpeg, exiftool, …) inherits: what finding programs,
@@ -241,9 +242,9 @@ class ExecutorRegistry:
 
 
 def builtin_executors() -> dict[str, Executor]:
-    """The executors this package runs for real (everything except the embedding tasks)."""
+    """The executors this package runs for real (every task but clip and dino embeddings)."""
     from cl_local_server.executors.exif import run_exif
-    from cl_local_server.executors.faces import run_face_detection
+    from cl_local_server.executors.faces import run_face_detection, run_face_embedding
     from cl_local_server.executors.hashing import run_hash
     from cl_local_server.executors.hls import run_hls_streaming
     from cl_local_server.executors.images import run_image_conversion, run_media_thumbnail
@@ -251,6 +252,7 @@ def builtin_executors() -> dict[str, Executor]:
     return {
         "exif": run_exif,
         "face_detection": run_face_detection,
+        "face_embedding": run_face_embedding,
         "hash": run_hash,
         "hls_streaming": run_hls_streaming,
         "image_conversion": run_image_conversion,
