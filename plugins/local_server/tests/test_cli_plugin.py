@@ -11,12 +11,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from cl_local_server import plugin
 from cl_local_server.cli import app
 from typer.testing import CliRunner
+
+if TYPE_CHECKING:
+    from cl_local_server.pytest_plugin import ServerFactory
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -300,3 +304,140 @@ def test_launcher_says_how_long_jobs_are_kept(
         assert settings.compute_url.startswith("http://127.0.0.1:")
     err = capsys.readouterr().err
     assert f"(data in {tmp_path / 'embedded'}; finished jobs are kept 2.5 days)" in err
+
+
+# --- executors for a plugin's own task type ---------------------------------------------------
+
+WORD_COUNT_MODULE = """
+import json
+
+
+def word_count(ctx):
+    words = len(ctx.input_path.read_text().split())
+    ctx.output_path.mkdir(parents=True, exist_ok=True)
+    (ctx.output_path / "count.json").write_text(json.dumps({"words": words}))
+    return {"words": words}
+"""
+
+
+def _word_count_site(root: Path, *, entry_points: str | None) -> Path:
+    """A folder to put on the path holding ``cl_test_word_count.word_count`` and, with
+    ``entry_points``, an installed distribution declaring them."""
+    root.mkdir(parents=True)
+    (root / "cl_test_word_count.py").write_text(WORD_COUNT_MODULE)
+    if entry_points is not None:
+        dist = root / "cl_test_word_count-0.1.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: cl-test-word-count\nVersion: 0.1\n"
+        )
+        (dist / "entry_points.txt").write_text(f"[cl_local_server.executors]\n{entry_points}")
+    return root
+
+
+def _count_words(compute_url: str, text: str) -> dict[str, Any]:
+    with httpx.Client(base_url=compute_url, timeout=30) as http:
+        assert http.get("/capabilities").json()["capabilities"].get("word_count") == 2
+        response = http.post("/jobs/word_count", files={"file": ("t.txt", text.encode())})
+        assert response.status_code == 200, response.text
+        job_id = response.json()["job_id"]
+        deadline = time.monotonic() + 30
+        while (job := http.get(f"/jobs/{job_id}").json())["status"] not in ("completed", "error"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert job["status"] == "completed", job
+        saved = http.get(f"/jobs/{job_id}/files/output/count.json").json()
+        assert saved == job["task_output"]
+        return job
+
+
+def test_cli_run_with_an_executor_option_runs_a_new_task_type(tmp_path: Path) -> None:
+    site = _word_count_site(tmp_path / "site", entry_points=None)
+    args = ["run", "--data-dir", str(tmp_path / "data"), *FREE_PORTS, "--no-auth"]
+    proc, lines = _start_cli(
+        [*args, "--executor", "word_count=cl_test_word_count:word_count"],
+        {"PYTHONPATH": str(site)},
+    )
+    try:
+        assert "word_count" in lines["tasks"].split(", ")
+        job = _count_words(lines["compute"], "three little words")
+        assert job["task_output"] == {"words": 3} and job["params"]["output_path"] == "output"
+    finally:
+        _stop(proc)
+
+
+def test_cli_run_loads_executors_from_entry_points_and_reports_broken_ones(
+    tmp_path: Path,
+) -> None:
+    site = _word_count_site(
+        tmp_path / "site",
+        entry_points="word_count = cl_test_word_count:word_count\nbroken = cl_test_gone:run\n",
+    )
+    cli = [sys.executable, "-c", "from cl_local_server.cli import main; main()"]
+    proc = subprocess.Popen(
+        [*cli, "run", "--data-dir", str(tmp_path / "data"), *FREE_PORTS, "--no-auth"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        compute = ""
+        for line in iter(proc.stdout.readline, ""):
+            key, _, value = line.partition(":")
+            if key == "compute":
+                compute = value.strip()
+            if line.startswith("ready"):
+                break
+        assert compute
+        assert proc.stderr.readline().strip() == (
+            "warning: executor for 'broken' from cl-test-word-count not loaded:"
+            " cannot import 'cl_test_gone': No module named 'cl_test_gone'"
+        )
+        assert _count_words(compute, "one two")["task_output"] == {"words": 2}
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("word_count", "'word_count' is not of the form TYPE=MODULE:FUNCTION"),
+        (
+            "word_count=cl_test_word_count",
+            "'cl_test_word_count' is not of the form module:function",
+        ),
+        (
+            "word_count=cl_test_nowhere:run",
+            "cannot import 'cl_test_nowhere': No module named 'cl_test_nowhere'",
+        ),
+        ("word_count=cl_test_word_count:nothing", "module 'cl_test_word_count' has no 'nothing'"),
+        ("word_count=cl_test_word_count:json", "cl_test_word_count:json is not a function"),
+        ("a/b=cl_test_word_count:word_count", "invalid task type 'a/b'"),
+    ],
+)
+def test_cli_run_refuses_a_bad_executor_option_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str, message: str
+) -> None:
+    monkeypatch.syspath_prepend(str(_word_count_site(tmp_path / "site", entry_points=None)))
+    args = ["run", "--data-dir", str(tmp_path / "data"), *FREE_PORTS, "--executor", spec]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [f"error: --executor: {message}"]
+    assert not (tmp_path / "data").exists()  # refused before anything started
+
+
+def test_fixture_servers_run_entry_point_and_named_executors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cl_server_factory: ServerFactory
+) -> None:
+    site = _word_count_site(
+        tmp_path / "site", entry_points="word_count = cl_test_word_count:word_count\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    server = cl_server_factory.start()
+    assert _count_words(server.info.compute_url, "a b c d")["task_output"] == {"words": 4}
+    named = cl_server_factory.start(
+        executors={"word_count": None, "words": "cl_test_word_count:word_count"}
+    )
+    assert "word_count" not in named.registry and "words" in named.registry

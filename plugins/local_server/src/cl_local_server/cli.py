@@ -92,6 +92,17 @@ def run(
             show_default=False,
         ),
     ] = None,
+    executor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--executor",
+            metavar="TYPE=MODULE:FUNCTION",
+            help="Run task TYPE with this executor (repeatable; importable from this Python)."
+            " Installed packages can also declare executors under the entry-point group"
+            " cl_local_server.executors.",
+            show_default=False,
+        ),
+    ] = None,
     compat: Annotated[
         str,
         typer.Option(
@@ -103,6 +114,7 @@ def run(
 ) -> None:
     """Run the server in the foreground until Ctrl+C."""
     from cl_local_server.config import COMPATS, ServerConfig
+    from cl_local_server.executors import ExecutorLoadError, default_registry, load_executor
     from cl_local_server.server import run_forever
 
     if compat not in COMPATS:
@@ -129,8 +141,18 @@ def run(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    registry = default_registry()
+    for spec in executor or []:
+        task_type, sep, target = spec.partition("=")
+        try:
+            if not sep:
+                raise ExecutorLoadError(f"{spec!r} is not of the form TYPE=MODULE:FUNCTION")
+            registry.register(task_type.strip(), load_executor(target.strip()))
+        except ValueError as exc:  # ExecutorLoadError, or a task type the registry refuses
+            typer.echo(f"error: --executor: {exc}", err=True)
+            raise typer.Exit(2) from None
     try:
-        code = run_forever(config)
+        code = run_forever(config, registry=registry)
     except OSError as exc:  # a busy port or data dir, an unreachable broker: one line, exit 5
         typer.echo(f"error: cannot start the server: {exc.strerror or exc}", err=True)
         raise typer.Exit(5) from None

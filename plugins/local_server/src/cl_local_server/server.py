@@ -470,8 +470,11 @@ def describe(info: ServerInfo) -> str:
     return "\n".join(lines)
 
 
-def run_forever(config: ServerConfig, out: TextIO | None = None) -> int:
-    """Run in the foreground until SIGINT/SIGTERM; prints the URLs. Returns the exit code (0)."""
+def run_forever(
+    config: ServerConfig, out: TextIO | None = None, *, registry: ExecutorRegistry | None = None
+) -> int:
+    """Run in the foreground until SIGINT/SIGTERM; prints the URLs. Returns the exit code (0).
+    Executors that could not be loaded (``registry.problems``) are reported on stderr."""
     stream = out or sys.stdout
     stop = threading.Event()
 
@@ -479,11 +482,14 @@ def run_forever(config: ServerConfig, out: TextIO | None = None) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server = LocalServer(config)
+    server = LocalServer(config, registry)
+    for problem in server.registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     try:
         started = time.monotonic()
         server.start()
         print(describe(server.info), file=stream)
+        print(f"tasks:   {', '.join(server.registry.task_types())}", file=stream)
         print(
             f"ready in {time.monotonic() - started:.2f} s; Ctrl+C to stop", file=stream, flush=True
         )

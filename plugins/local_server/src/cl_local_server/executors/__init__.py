@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 #: The nine task types of the protocol.
 TASK_TYPES: tuple[str, ...] = (
@@ -199,6 +199,8 @@ class ExecutorRegistry:
         self._lock = threading.Lock()
         self._executors: dict[str, Executor] = dict(executors or {})
         self._listeners: list[Callable[[], None]] = []
+        #: One line per executor that could not be loaded (see :func:`default_registry`).
+        self.problems: list[str] = []
 
     def register(self, task_type: str, executor: Executor) -> None:
         if not task_type or "/" in task_type:
@@ -260,14 +262,76 @@ def builtin_executors() -> dict[str, Executor]:
     }
 
 
+#: The entry-point group through which an installed package gives the local server executors for
+#: its own task types: the entry point's name is the task type, its value ``module:function``.
+ENTRY_POINT_GROUP = "cl_local_server.executors"
+
+
+class ExecutorLoadError(ValueError):
+    """An executor named as ``module:function`` cannot be loaded (the message is one line)."""
+
+
+def load_executor(target: str) -> Executor:
+    """Import the executor ``target`` names (``package.module:function``)."""
+    import importlib
+
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ExecutorLoadError(f"{target!r} is not of the form module:function")
+    try:
+        obj: object = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except ImportError as exc:
+        raise ExecutorLoadError(f"cannot import {module_name!r}: {exc}") from exc
+    except AttributeError:
+        raise ExecutorLoadError(f"module {module_name!r} has no {attr!r}") from None
+    except Exception as exc:  # the module itself failed while importing
+        raise ExecutorLoadError(f"importing {module_name!r} failed: {exc}") from exc
+    if not callable(obj):
+        raise ExecutorLoadError(f"{target} is not a function")
+    return cast(Executor, obj)
+
+
+def entry_point_executors() -> tuple[dict[str, Executor], list[str]]:
+    """The executors installed packages declare in :data:`ENTRY_POINT_GROUP`, and one line per
+    entry point that could not be loaded (it is skipped)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, Executor] = {}
+    problems: list[str] = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry.dist.name if entry.dist is not None else "an unknown package"
+        try:
+            found[entry.name] = load_executor(entry.value)
+        except ExecutorLoadError as exc:
+            problems.append(f"executor for {entry.name!r} from {dist} not loaded: {exc}")
+    return found, problems
+
+
 def default_registry() -> ExecutorRegistry:
-    return ExecutorRegistry(builtin_executors())
+    """The built-in executors plus those of installed packages (:data:`ENTRY_POINT_GROUP`); a
+    built-in task type keeps its built-in executor."""
+    registry = ExecutorRegistry(builtin_executors())
+    found, problems = entry_point_executors()
+    for task_type, executor in sorted(found.items()):
+        if task_type in registry:
+            problems.append(f"executor for {task_type!r} from an entry point ignored: built in")
+            continue
+        try:
+            registry.register(task_type, executor)
+        except ValueError as exc:
+            problems.append(f"executor for {task_type!r} from an entry point ignored: {exc}")
+    registry.problems.extend(problems)
+    return registry
 
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "MODEL_TASK_TYPES",
     "TASK_TYPES",
     "Executor",
+    "ExecutorLoadError",
     "ExecutorRegistry",
     "ProcessStoppedError",
     "ProcessTracker",
@@ -275,4 +339,6 @@ __all__ = [
     "builtin_executors",
     "child_environment",
     "default_registry",
+    "entry_point_executors",
+    "load_executor",
 ]
