@@ -103,6 +103,18 @@ def run(
             show_default=False,
         ),
     ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            metavar="TASK=PATH.onnx",
+            help="Serve TASK (clip_embedding, dino_embedding or face_embedding) with this ONNX"
+            " model (repeatable; needs onnxruntime: pip install 'cl-local-server[models]')."
+            " The task is offered only while a model is configured; the preprocessing each task"
+            " applies is in the cl-local-server README.",
+            show_default=False,
+        ),
+    ] = None,
     compat: Annotated[
         str,
         typer.Option(
@@ -151,6 +163,19 @@ def run(
         except ValueError as exc:  # ExecutorLoadError, or a task type the registry refuses
             typer.echo(f"error: --executor: {exc}", err=True)
             raise typer.Exit(2) from None
+    if model:
+        from cl_local_server.executors.onnx_models import model_executor
+
+        for spec in model:
+            task_type, sep, path = spec.partition("=")
+            try:
+                if not sep or not path.strip():
+                    raise ValueError(f"{spec!r} is not of the form TASK=PATH.onnx")
+                executor_fn = model_executor(task_type.strip(), Path(path.strip()).expanduser())
+                registry.register(task_type.strip(), executor_fn)
+            except ValueError as exc:  # ModelError: a missing runtime, file or bad model
+                typer.echo(f"error: --model: {exc}", err=True)
+                raise typer.Exit(2) from None
     try:
         code = run_forever(config, registry=registry)
     except OSError as exc:  # a busy port or data dir, an unreachable broker: one line, exit 5

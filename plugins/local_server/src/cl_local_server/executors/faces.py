@@ -227,6 +227,17 @@ def sface_embedding(image: Image) -> npt.NDArray[np.float32]:
     return cast("npt.NDArray[np.float32]", np.asarray(net.forward(), dtype=np.float32)).reshape(-1)
 
 
+def quality_score(image: Image) -> float:
+    """Upstream's sharpness measure: min(variance of the Laplacian / 100, 1) of the 112x112 grey
+    image."""
+    import cv2
+
+    face = cast("Image", cv2.resize(image, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA))
+    gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    variance = float(cast("npt.NDArray[np.float64]", cv2.Laplacian(gray, cv2.CV_64F)).var())
+    return round(min(variance / 100.0, 1.0), 4)
+
+
 def run_face_embedding(ctx: TaskContext) -> dict[str, object]:
     import cv2
     import numpy as np
@@ -242,8 +253,6 @@ def run_face_embedding(ctx: TaskContext) -> dict[str, object]:
         if norm > 0:
             vector = vector / norm
     face = cast("Image", cv2.resize(image, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA))
-    gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
-    sharpness = float(cast("npt.NDArray[np.float64]", cv2.Laplacian(gray, cv2.CV_64F)).var())
     faces = detect(face, 0.0, 0.3)
     ctx.output_path.parent.mkdir(parents=True, exist_ok=True)
     # np.save appends .npy to a name without it; write exactly params.output_path.
@@ -252,7 +261,7 @@ def run_face_embedding(ctx: TaskContext) -> dict[str, object]:
     return {
         "normalized": normalize,
         "embedding_dim": int(vector.shape[0]),
-        "quality_score": round(min(sharpness / 100.0, 1.0), 4),
+        "quality_score": quality_score(image),
         "model": SFACE_MODEL_ID,
         "face_confidence": round(faces[0][2], 4) if faces else 0.0,
     }
