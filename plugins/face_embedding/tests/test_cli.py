@@ -1,48 +1,39 @@
-"""``cl face-embedding embed`` end to end against a local server whose worker runs a stand-in
-face_embedding executor (the local server ships no model): a deterministic vector of the input's
-bytes, saved with ``np.save`` as the real worker does, and a quality score. The command, client and
-rendering all embedding plugins share are tested in the core."""
+"""``cl face-embedding embed`` end to end against the local server, whose worker runs SFace: a real
+128-value embedding of a face crop. The command, client and rendering all embedding plugins share
+are tested in the core."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from cl_client.testing import ClRunner, heavy_imports
-from cl_local_server.pytest_plugin import stand_in_embedding, stand_in_vector
 from cl_plugin_face_embedding.client import FaceEmbeddingClient
 
 if TYPE_CHECKING:
-    from cl_local_server.executors import Executor
-    from cl_local_server.pytest_plugin import ClAgainst
+    from cl_local_server.pytest_plugin import ClAgainst, ServerFactory
     from cl_local_server.server import LocalServer
 
 REPO = Path(__file__).resolve().parents[3]
 ASTRONAUT = REPO.parent / "shared" / "media" / "astronaut.jpg"
-DIMENSION = 512
-QUALITY = 0.42
+#: The local server's model, SFace (upstream's ArcFace gives 512).
+DIMENSION = 128
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture(scope="module")
-def cl_module_executors() -> Mapping[str, Executor | None]:
-    return {"face_embedding": stand_in_embedding(DIMENSION, quality_score=QUALITY)}
-
-
-@pytest.fixture
-def face(tmp_path: Path) -> Path:
+def face(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The astronaut's face as face_embedding expects it: a 112×112 crop."""
     from PIL import Image
 
     with Image.open(ASTRONAUT) as image:
-        crop = image.convert("RGB").crop((176, 65, 272, 161)).resize((112, 112))
-    path = tmp_path / "face_0.png"
+        crop = image.convert("RGB").crop((170, 52, 278, 160)).resize((112, 112))
+    path = tmp_path_factory.mktemp("face") / "face_0.png"
     crop.save(path)
     return path
 
@@ -50,15 +41,17 @@ def face(tmp_path: Path) -> Path:
 def test_human_output_shows_the_vector_and_its_quality(cl_run: ClRunner, face: Path) -> None:
     result = cl_run("face-embedding", "embed", str(face))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    lines = result.stdout.splitlines()
+    assert lines[:6] == [
         "face_0.png",
         f"dimension:  {DIMENSION}",
         "norm:       1.000000",
         "dtype:      float32",
         f"shape:      ({DIMENSION},)",
         "normalized: yes",
-        "quality:    0.420",
     ]
+    assert len(lines) == 7 and lines[6].startswith("quality:    ")
+    assert 0 <= float(lines[6].split()[1]) <= 1
 
 
 def test_the_npy_is_saved_and_json_carries_the_record(
@@ -72,23 +65,62 @@ def test_the_npy_is_saved_and_json_carries_the_record(
     assert document["status"] == "completed"
     assert document["params"]["output_path"] == "output/face_embedding.npy"
     assert document["task_output"]["embedding_dim"] == DIMENSION
+    assert document["task_output"]["model"] == "sface_2021dec_int8bq"
     assert document["downloaded"] == [str(target)]
     assert document["result"]["shape"] == [DIMENSION]
     assert document["result"]["dtype"] == "float32"
-    assert document["result"]["quality_score"] == pytest.approx(QUALITY)
+    assert 0 <= document["result"]["quality_score"] <= 1
 
     saved = np.load(target)
-    assert saved.shape == (DIMENSION,)
-    assert saved.dtype == np.float32
-    want = stand_in_vector(face.read_bytes(), DIMENSION, normalize=True)
-    np.testing.assert_array_equal(saved, want)
+    assert saved.shape == (DIMENSION,) and saved.dtype == np.float32
+    assert float(np.linalg.norm(saved)) == pytest.approx(1.0, abs=1e-5)
+    # The same crop gives the same vector; a raw (--no-normalize) one points the same way.
+    again = tmp_path / "again.npy"
+    raw = tmp_path / "raw.npy"
+    assert cl_run("face-embedding", "embed", str(face), "-o", str(again)).exit_code == 0
+    assert (
+        cl_run("face-embedding", "embed", str(face), "--no-normalize", "-o", str(raw)).exit_code
+        == 0
+    )
+    np.testing.assert_array_equal(np.load(again), saved)
+    unnormalised = np.load(raw)
+    np.testing.assert_allclose(unnormalised / np.linalg.norm(unnormalised), saved, atol=1e-5)
+
+
+def test_crops_from_face_detection_match_their_mirror_image(
+    cl_run: ClRunner, cl_module_server: LocalServer, tmp_path: Path
+) -> None:
+    import httpx
+    from PIL import Image, ImageOps
+
+    # The aligned crop of the server's own face_detection (that plugin is not installed here).
+    with httpx.Client(base_url=cl_module_server.info.compute_url, timeout=30) as http:
+        files = {"file": ("astronaut.jpg", ASTRONAUT.read_bytes())}
+        job_id = http.post("/jobs/face_detection", files=files).json()["job_id"]
+        deadline = time.monotonic() + 30
+        while http.get(f"/jobs/{job_id}").json()["status"] != "completed":
+            assert time.monotonic() < deadline, "face_detection did not complete"
+            time.sleep(0.05)
+        crop = tmp_path / "face_0.png"
+        crop.write_bytes(http.get(f"/jobs/{job_id}/files/faces/face_0.png").content)
+    mirrored = tmp_path / "mirrored.png"
+    with Image.open(crop) as image:
+        ImageOps.mirror(image).save(mirrored)
+    out = tmp_path / "vectors"
+    result = cl_run("face-embedding", "embed", str(crop), str(mirrored), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    first = np.load(out / "face_0" / "face_embedding.npy")
+    second = np.load(out / "mirrored" / "face_embedding.npy")
+    # OpenCV's same-person cut-off for SFace is a cosine similarity of 0.363.
+    assert float(first @ second) > 0.363
 
 
 def test_without_a_worker_the_command_fails_fast(
-    cl_server: LocalServer, cl_against: ClAgainst
+    cl_server_factory: ServerFactory, cl_against: ClAgainst
 ) -> None:
-    started = time.monotonic()  # cl_server has the built-in executors only: none for face_embedding
-    result = cl_against(cl_server)("face-embedding", "embed", str(ASTRONAUT))
+    server = cl_server_factory.start(executors={"face_embedding": None})
+    started = time.monotonic()
+    result = cl_against(server)("face-embedding", "embed", str(ASTRONAUT))
     assert time.monotonic() - started < 10
     assert result.exit_code == 5
     assert result.stderr.splitlines() == [

@@ -54,12 +54,10 @@ def test_default_variants_on_the_server(cl_run: ClRunner) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[:2] == ["astronaut.mp4", "master playlist: output/adaptive.m3u8 (on server)"]
-    assert lines[2] == "variants:        2"
+    # The server's default 720p and 480p never go above the 360p source: one 360p variant.
+    assert lines[2] == "variants:        1"
     rows = [line.split() for line in lines[5:]]
-    assert [(r[0], r[1]) for r in rows] == [
-        ("adaptive-720p-3500.m3u8", "1280×720"),
-        ("adaptive-480p-1500.m3u8", "854×480"),
-    ]
+    assert [(r[0], r[1]) for r in rows] == [("adaptive-360p-1000.m3u8", "640×360")]
     # 4 s of video in 2-second segments
     assert all(r[-1] == "s" and float(r[-2]) == pytest.approx(4.0, abs=0.2) for r in rows)
     assert lines[3] == f"segments:        {sum(int(r[-3]) for r in rows)}"

@@ -8,15 +8,17 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 from cl_local_server.executors import ProcessTracker
 from cl_local_server.executors.exif import extract_metadata, format_exposure
 from cl_local_server.executors.images import fit_size
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageOps
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     from conftest import Api
 
 pytestmark = pytest.mark.timeout(120)
@@ -128,7 +130,12 @@ def test_face_detection(api: Api, media_path: Callable[[str], Path]) -> None:
     }
     for x, y in face["landmarks"].values():
         assert box["x1"] <= x <= box["x2"] and box["y1"] <= y <= box["y2"]
-    assert face["landmarks"]["right_eye"][0] < face["landmarks"]["left_eye"][0]
+    marks = face["landmarks"]
+    assert marks["right_eye"][0] < marks["left_eye"][0]
+    assert marks["mouth_right"][0] < marks["mouth_left"][0]
+    # Found by YuNet, not placed from a template: eyes above the nose tip, above the mouth.
+    eyes_y = max(marks["right_eye"][1], marks["left_eye"][1])
+    assert eyes_y < marks["nose_tip"][1] < min(marks["mouth_right"][1], marks["mouth_left"][1])
     assert face["file_path"] == "faces/face_0.png"
     crop = Image.open(io.BytesIO(api.download(job["job_id"], "faces/face_0.png")))
     assert crop.size == (112, 112) and crop.mode == "RGB"
@@ -239,3 +246,110 @@ def test_hls_streaming(api: Api, media_path: Callable[[str], Path]) -> None:
 def test_hls_rejects_images(api: Api, media_path: Callable[[str], Path]) -> None:
     job = api.wait(api.submit_ok("hls_streaming", media_path("coffee.jpg")))
     assert job["status"] == "error" and "no video stream" in job["error_message"]
+
+
+def _variant_playlists(api: Api, job_id: str) -> list[tuple[str, str]]:
+    """(playlist, RESOLUTION) of each variant in the master playlist."""
+    master = api.download(job_id, "output/adaptive.m3u8").decode().splitlines()
+    return [
+        (master[i + 1], re.findall(r"RESOLUTION=(\d+x\d+)", line)[0])
+        for i, line in enumerate(master)
+        if line.startswith("#EXT-X-STREAM-INF")
+    ]
+
+
+def test_hls_default_variants_never_upscale(api: Api, media_path: Callable[[str], Path]) -> None:
+    source = media_path("astronaut.mp4")  # 640x360
+    job = api.run("hls_streaming", source)
+    # The default 720p and 480p both become one 360p variant, at the bitrate for 360p.
+    assert job["params"]["variants"] == [
+        {"resolution": 720, "bitrate": 3500},
+        {"resolution": 480, "bitrate": 1500},
+    ]
+    assert _variant_playlists(api, job["job_id"]) == [("adaptive-360p-1000.m3u8", "640x360")]
+    assert job["task_output"]["variants_generated"] == 1
+    # Asked for, a variant above the source is encoded as asked.
+    asked = '[{"resolution":480,"bitrate":600},{"resolution":240,"bitrate":300}]'
+    job = api.run("hls_streaming", source, {"variants": asked})
+    assert _variant_playlists(api, job["job_id"]) == [
+        ("adaptive-480p-600.m3u8", "854x480"),
+        ("adaptive-240p-300.m3u8", "426x240"),
+    ]
+
+
+def _npy(api: Api, job: dict[str, Any]) -> npt.NDArray[np.float32]:
+    data = api.download(job["job_id"], job["params"]["output_path"])
+    return np.load(io.BytesIO(data))
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _embed(api: Api, tmp_path: Path, name: str, data: bytes, **form: str) -> dict[str, Any]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return api.run("face_embedding", path, form)
+
+
+def test_face_embedding_is_a_real_128_value_sface_vector(
+    api: Api, media_path: Callable[[str], Path], tmp_path: Path
+) -> None:
+    assert "face_embedding" in api.compute.get("/capabilities").json()["capabilities"]
+    detected = api.run("face_detection", media_path("astronaut.jpg"))
+    crop_bytes = api.download(detected["job_id"], "faces/face_0.png")
+    crop = Image.open(io.BytesIO(crop_bytes)).convert("RGB")
+
+    job = _embed(api, tmp_path, "face_0.png", crop_bytes)
+    out = job["task_output"]
+    assert out["embedding_dim"] == 128 and out["normalized"] is True
+    assert out["model"] == "sface_2021dec_int8bq"
+    assert 0 <= out["quality_score"] <= 1 and out["face_confidence"] > 0.7
+    vector = _npy(api, job)
+    assert vector.shape == (128,) and vector.dtype == np.float32
+    assert float(np.linalg.norm(vector)) == pytest.approx(1.0, abs=1e-5)
+    # Deterministic: the same crop again gives the very same vector.
+    np.testing.assert_array_equal(_npy(api, _embed(api, tmp_path, "again.png", crop_bytes)), vector)
+    # normalize=false: the raw vector, in the same direction.
+    raw = _npy(api, _embed(api, tmp_path, "raw.png", crop_bytes, normalize="false"))
+    assert abs(float(np.linalg.norm(raw)) - 1.0) > 0.01
+    np.testing.assert_allclose(raw / np.linalg.norm(raw), vector, atol=1e-5)
+
+    jpeg = io.BytesIO()
+    crop.save(jpeg, "JPEG", quality=30)
+    own = {
+        "flipped": _png(ImageOps.mirror(crop)),
+        "brightened": _png(ImageEnhance.Brightness(crop).enhance(1.3)),
+        "re-encoded": jpeg.getvalue(),
+    }
+    others = {
+        "chelsea": _png(Image.open(media_path("chelsea.png")).convert("RGB").resize((112, 112))),
+        "coffee": _png(Image.open(media_path("coffee.jpg")).convert("RGB").resize((112, 112))),
+    }
+
+    def similarity(name: str, data: bytes) -> float:
+        return float(_npy(api, _embed(api, tmp_path, name, data)) @ vector)
+
+    own_scores = {name: similarity(f"{name}.png", data) for name, data in own.items()}
+    other_scores = {name: similarity(f"{name}.png", data) for name, data in others.items()}
+    # OpenCV's same-person cut-off for SFace's cosine similarity is 0.363.
+    assert min(own_scores.values()) > 0.363 > max(other_scores.values()), (own_scores, other_scores)
+
+
+def test_face_embedding_of_inputs_without_a_face(
+    api: Api, media_path: Callable[[str], Path], tmp_path: Path
+) -> None:
+    # No detection happens (as upstream): an image without a face is embedded all the same, and
+    # face_confidence says there was no face in it.
+    job = api.run("face_embedding", media_path("coffee.jpg"))
+    assert job["task_output"]["embedding_dim"] == 128
+    assert job["task_output"]["face_confidence"] < 0.5
+    assert _npy(api, job).shape == (128,)
+    # Not an image at all: the job fails, naming the file.
+    text = tmp_path / "notes.txt"
+    text.write_text("no face here\n")
+    failed = api.wait(api.submit_ok("face_embedding", text))
+    assert failed["status"] == "error"
+    assert failed["error_message"] == "Unsupported media type: cannot decode notes.txt as an image"

@@ -294,6 +294,7 @@ def test_embedding_tasks_wait_without_executor(api: Api, media_path: Callable[[s
     assert set(caps["capabilities"]) == {
         "exif",
         "face_detection",
+        "face_embedding",
         "hash",
         "hls_streaming",
         "image_conversion",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,6 +125,7 @@ def test_capability_messages(
         assert set(body["capabilities"]) == {
             "exif",
             "face_detection",
+            "face_embedding",
             "hash",
             "hls_streaming",
             "image_conversion",
@@ -203,7 +205,7 @@ def test_capabilities_follow_foreign_workers(
                 "id": "gpu-1",
                 "capabilities": ["clip_embedding", "hash"],
                 "idle_count": 1,
-                "timestamp": 1,
+                "timestamp": time.time_ns() // 1_000_000,
             }
         )
         info = other.publish("inference/workers/gpu-1", payload.encode(), retain=True)
@@ -250,3 +252,81 @@ def test_last_will_clears_capability(
     assert sock is not None
     sock.close()
     rec.wait_for(lambda _m: _payloads(rec, topic)[-1][0] == b"", timeout=20)
+
+
+def _publish_retained(url: str, messages: list[tuple[str, dict[str, object]]]) -> None:
+    """Publish retained capability messages with a plain paho client, then disconnect."""
+    import paho.mqtt.client as mqtt
+
+    host, port = url.removeprefix("mqtt://").rsplit(":", 1)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.connect(host.strip("[]"), int(port))
+    client.loop_start()
+    try:
+        for topic, payload in messages:
+            client.publish(topic, json.dumps(payload), qos=1, retain=True).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _advert(worker: str, capability: str, age_seconds: float) -> tuple[str, dict[str, object]]:
+    stamp = int((time.time() - age_seconds) * 1000)
+    payload: dict[str, object] = {
+        "worker_id": worker,
+        "capabilities": [capability],
+        "idle_count": 1,
+        "timestamp": stamp,
+    }
+    return f"inference/workers/{worker}", payload
+
+
+def test_capabilities_leave_out_a_worker_whose_last_message_is_75_s_old(
+    cl_server_factory: ServerFactory,
+    cl_broker: BrokerKind,
+    make_api: Callable[..., Api],
+    wait_until: Callable[..., None],
+) -> None:
+    server = cl_server_factory.start(broker=cl_broker, workers=0)
+    api = make_api(server)
+    # A worker killed with -9 before its will took effect leaves a retained message behind (B16).
+    _publish_retained(
+        server.info.mqtt_url,
+        [_advert("crashed", "clip_embedding", 75), _advert("alive", "dino_embedding", 1)],
+    )
+    wait_until(
+        lambda: "dino_embedding" in api.compute.get("/capabilities").json()["capabilities"],
+        what="the live worker",
+    )
+    # Both messages came from one connection, in order: the stale one has been handled too.
+    assert api.compute.get("/capabilities").json() == {
+        "num_workers": 1,
+        "capabilities": {"dino_embedding": 1},
+    }
+
+
+def test_capabilities_age_out_silent_workers_injected_clock(
+    cl_server_factory: ServerFactory,
+    make_api: Callable[..., Api],
+    wait_until: Callable[..., None],
+) -> None:
+    from cl_local_server.mqtt import STALE_WORKER_SECONDS
+
+    server = cl_server_factory.start(workers=0)
+    api = make_api(server)
+    _publish_retained(server.info.mqtt_url, [_advert("quiet", "hash", 0)])
+    wait_until(
+        lambda: api.compute.get("/capabilities").json()["num_workers"] == 1, what="the worker"
+    )
+    # The injected clock: the worker then says nothing for a while.
+    later = 0.0
+    server.capabilities.clock = lambda: time.time() + later
+    later = STALE_WORKER_SECONDS - 5
+    assert api.compute.get("/capabilities").json()["capabilities"] == {"hash": 1}
+    later = STALE_WORKER_SECONDS + 5
+    assert api.compute.get("/capabilities").json() == {"num_workers": 0, "capabilities": {}}
+    # A fresh message brings it back.
+    _publish_retained(server.info.mqtt_url, [_advert("quiet", "hash", -later)])
+    wait_until(
+        lambda: api.compute.get("/capabilities").json()["num_workers"] == 1, what="the heartbeat"
+    )

@@ -86,9 +86,10 @@ def test_second_server_on_a_data_dir_is_refused_and_leaves_its_jobs_alone(
 
     ports = ["--port-auth", "0", "--port-compute", "0", "--port-mqtt", "0"]
     result = CliRunner().invoke(app, ["run", "--data-dir", str(data_dir), "--no-auth", *ports])
-    assert result.exit_code == 1
-    message = result.output.strip()
-    assert "\n" not in message and f"data dir {data_dir} is in use" in message
+    assert result.exit_code == 5
+    assert result.output.splitlines() == [
+        f"error: cannot start the server: data dir {data_dir} is in use by another local server"
+    ]
 
     release.set()
     assert api.wait(job_id)["status"] == "completed"
@@ -188,3 +189,26 @@ def test_delete_of_a_running_job_kills_its_ffmpeg_and_leaves_no_directory(
     assert returned.wait(10), "the deleted job's ffmpeg kept running"
     wait_until(lambda: not job_dir.exists(), 10, "the job directory to go")
     assert server.processes.running == 0
+
+
+def test_retention_deletes_jobs_that_finished_before_it_and_nothing_else(
+    cl_server_factory: ServerFactory,
+    make_api: Callable[..., Api],
+    media_path: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    api = make_api(cl_server_factory.start(data_dir=data_dir))
+    finished = api.run("hash", media_path("coffee.jpg"))["job_id"]
+    api.server.stop()
+    api = make_api(cl_server_factory.start(data_dir=data_dir, workers=0))
+    queued = api.submit_ok("hash", media_path("coffee.jpg"))
+    api.server.stop()
+    time.sleep(1.2)  # the finished job is now more than a second old
+
+    one_second = 1 / 86_400
+    api = make_api(cl_server_factory.start(data_dir=data_dir, workers=0, retention_days=one_second))
+    jobs_dir = data_dir / "compute" / "jobs"
+    assert api.compute.get(f"/jobs/{finished}").status_code == 404
+    assert not (jobs_dir / finished).exists()
+    assert api.job(queued)["status"] == "queued" and (jobs_dir / queued).is_dir()

@@ -1,4 +1,5 @@
-"""cl plugin for the ``face_embedding`` compute task: 512-d ArcFace embeddings of face crops.
+"""cl plugin for the ``face_embedding`` compute task: embeddings of face crops (the server's model:
+ArcFace, 512 values, upstream; SFace, 128 values, on the local server).
 
 Adds ``cl face-embedding embed`` and the library client
 :class:`cl_plugin_face_embedding.client.FaceEmbeddingClient`.

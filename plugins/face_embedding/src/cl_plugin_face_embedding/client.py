@@ -2,9 +2,10 @@
 
 The input should be one face crop (e.g. a ``faces/face_<i>.png`` saved by ``face_detection``): the
 worker resizes the whole image to 112×112 and does no detection. The vector is written to a NumPy
-``.npy`` file at ``params.output_path`` (``output/face_embedding.npy``, float32, shape ``(512,)``);
-:meth:`FaceEmbeddingClient.collect` reads it from there. ``task_output`` adds a sharpness measure,
-``quality_score`` (0–1).
+``.npy`` file at ``params.output_path`` (``output/face_embedding.npy``, float32, shape ``(512,)``
+from upstream's ArcFace, ``(128,)`` from the local server's SFace: the length is the server's
+model's); :meth:`FaceEmbeddingClient.collect` reads it from there. ``task_output`` adds a
+sharpness measure, ``quality_score`` (0–1).
 
 Example::
 
@@ -25,13 +26,14 @@ from cl_client.models import Job, JsonObject
 
 #: Where the worker writes the vector when the job record does not say (it always does).
 RESULT_FILE: Final = "output/face_embedding.npy"
-#: Length of an ArcFace embedding.
+#: Length of an embedding from upstream's ArcFace; other servers' models may differ (the local
+#: server's SFace gives 128): read ``FaceEmbeddingResult.dimension``.
 DIMENSION: Final = 512
 
 
 @dataclass(kw_only=True)
 class FaceEmbeddingResult(EmbeddingResult):
-    """An ArcFace face embedding (512 float32 values) and the crop's sharpness.
+    """A face embedding (float32; 512 values from ArcFace, 128 from SFace) and the crop's sharpness.
 
     ``quality_score`` is min(variance of the Laplacian ÷ 100, 1.0) as the worker reports it, or
     None when the server does not report one.

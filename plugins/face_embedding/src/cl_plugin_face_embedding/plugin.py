@@ -10,7 +10,7 @@ def cl_register_commands(register: RegisterCommand) -> None:
     register(
         "face-embedding",
         "cl_plugin_face_embedding.cli:app",
-        help="Face embeddings (ArcFace, 512-d) of face crops.",
+        help="Face embeddings of face crops (512-d upstream, 128-d locally).",
     )
 
 

@@ -27,7 +27,7 @@ from cl_local_server.http_common import (
     bearer_token,
     unauthorized,
 )
-from cl_local_server.keys import ALGORITHM, TokenSigner, decode_token
+from cl_local_server.keys import ALGORITHM, TokenSigner, decode_token, write_private_file
 
 
 class AuthService:
@@ -58,18 +58,32 @@ class AuthService:
 
     def ensure_admin(self) -> str | None:
         """Create the bootstrap admin on first start; returns its password only when generated
-        now."""
+        now. A generated password is written to :attr:`ServerConfig.admin_password_path` first,
+        so an admin never exists whose password nobody can find."""
         if self.store.by_name(self.config.admin_username) is not None or self.store.count() > 0:
             return None
+        generated = not self.config.admin_password
         password = self.config.admin_password or secrets.token_urlsafe(12)
-        self.store.create(
-            self.config.admin_username,
-            hash_password(password, self.config.bcrypt_rounds),
-            is_admin=True,
-            is_active=True,
-            permissions=["*"],
-        )
+        if generated:
+            write_private_file(self.config.admin_password_path, password + "\n")
+        try:
+            self.store.create(
+                self.config.admin_username,
+                hash_password(password, self.config.bcrypt_rounds),
+                is_admin=True,
+                is_active=True,
+                permissions=["*"],
+            )
+        except BaseException:
+            if generated:
+                self.config.admin_password_path.unlink(missing_ok=True)
+            raise
         return password
+
+    def _forget_generated_password(self, user: User) -> None:
+        """The bootstrap admin's password changed (or the admin is gone): the file is stale."""
+        if user.username == self.config.admin_username:
+            self.config.admin_password_path.unlink(missing_ok=True)
 
     # -- dependencies -------------------------------------------------------------------------
 
@@ -233,11 +247,15 @@ class AuthService:
         )
         if user is None:
             raise ApiError(404, "User not found")
+        if hashed is not None:
+            self._forget_generated_password(user)
         return JSONResponse(user.to_json())
 
     async def delete_user(self, request: Request) -> Response:
         self._admin(request)
         user_id = self._user_id(request)
+        user = self._found(user_id)
         if not self.store.delete(user_id):
             raise ApiError(404, "User not found")
+        self._forget_generated_password(user)
         return Response(status_code=204)

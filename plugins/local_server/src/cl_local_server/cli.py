@@ -76,7 +76,7 @@ def run(
         typer.Option(
             envvar="CL_SERVER_ADMIN_PASSWORD",
             help="Password of the bootstrap admin (better given through the environment). "
-            "Default: generated and printed once.",
+            "Default: generated and kept in <data dir>/admin-password (mode 0600) until changed.",
             show_default=False,
         ),
     ] = None,
@@ -84,6 +84,37 @@ def run(
     workers: Annotated[int, typer.Option(help="Jobs run at the same time.")] = 2,
     heartbeat_seconds: Annotated[float, typer.Option(help="Worker capability heartbeat.")] = 10.0,
     poll_interval: Annotated[float, typer.Option(help="Seconds between queue polls.")] = 0.1,
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            help="Delete jobs (rows and files) this many days after they finish."
+            " Default: keep every job.",
+            show_default=False,
+        ),
+    ] = None,
+    executor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--executor",
+            metavar="TYPE=MODULE:FUNCTION",
+            help="Run task TYPE with this executor (repeatable; importable from this Python)."
+            " Installed packages can also declare executors under the entry-point group"
+            " cl_local_server.executors.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            metavar="TASK=PATH.onnx",
+            help="Serve TASK (clip_embedding, dino_embedding or face_embedding) with this ONNX"
+            " model (repeatable; needs onnxruntime: pip install 'cl-local-server[models]')."
+            " The task is offered only while a model is configured; the preprocessing each task"
+            " applies is in the cl-local-server README.",
+            show_default=False,
+        ),
+    ] = None,
     compat: Annotated[
         str,
         typer.Option(
@@ -95,6 +126,7 @@ def run(
 ) -> None:
     """Run the server in the foreground until Ctrl+C."""
     from cl_local_server.config import COMPATS, ServerConfig
+    from cl_local_server.executors import ExecutorLoadError, default_registry, load_executor
     from cl_local_server.server import run_forever
 
     if compat not in COMPATS:
@@ -117,27 +149,100 @@ def run(
             heartbeat_seconds=heartbeat_seconds,
             poll_interval=poll_interval,
             compat=compat_value,
+            retention_days=retention_days,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    registry = default_registry()
+    for spec in executor or []:
+        task_type, sep, target = spec.partition("=")
+        try:
+            if not sep:
+                raise ExecutorLoadError(f"{spec!r} is not of the form TYPE=MODULE:FUNCTION")
+            registry.register(task_type.strip(), load_executor(target.strip()))
+        except ValueError as exc:  # ExecutorLoadError, or a task type the registry refuses
+            typer.echo(f"error: --executor: {exc}", err=True)
+            raise typer.Exit(2) from None
+    if model:
+        from cl_local_server.executors.onnx_models import model_executor
+
+        for spec in model:
+            task_type, sep, path = spec.partition("=")
+            try:
+                if not sep or not path.strip():
+                    raise ValueError(f"{spec!r} is not of the form TASK=PATH.onnx")
+                executor_fn = model_executor(task_type.strip(), Path(path.strip()).expanduser())
+                registry.register(task_type.strip(), executor_fn)
+            except ValueError as exc:  # ModelError: a missing runtime, file or bad model
+                typer.echo(f"error: --model: {exc}", err=True)
+                raise typer.Exit(2) from None
     try:
-        code = run_forever(config)
-    except OSError as exc:
-        typer.echo(f"cannot start the server: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        code = run_forever(config, registry=registry)
+    except OSError as exc:  # a busy port or data dir, an unreachable broker: one line, exit 5
+        typer.echo(f"error: cannot start the server: {exc.strerror or exc}", err=True)
+        raise typer.Exit(5) from None
     raise typer.Exit(code)
+
+
+def _size(total: int) -> str:
+    value = float(total)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _describe_folder(folder: Path) -> list[tuple[str, str]]:
+    if not folder.exists():
+        return [("data dir", f"{folder} (not created yet)")]
+    keys = folder / "keys" / "public_key.pem"
+    jobs = folder / "compute" / "jobs"
+    job_dirs = [p for p in jobs.iterdir() if p.is_dir()] if jobs.is_dir() else []
+    size = sum(f.stat().st_size for d in job_dirs for f in d.rglob("*") if f.is_file())
+    rows = [
+        ("data dir", str(folder)),
+        ("public key", str(keys) if keys.exists() else "(none yet)"),
+        ("jobs", f"{len(job_dirs)} ({_size(size)})"),
+    ]
+    password = folder / "admin-password"
+    if password.is_file():
+        rows.append(("admin password", f"generated, in {password} until changed"))
+    return rows
 
 
 @app.command()
 def info(data_dir: DataDirOption = None) -> None:
-    """Show where the server keeps its data and what is there."""
-    folder = _data_dir(data_dir)
-    keys = folder / "keys" / "public_key.pem"
-    jobs = folder / "compute" / "jobs"
-    job_count = sum(1 for p in jobs.iterdir() if p.is_dir()) if jobs.is_dir() else 0
-    typer.echo(f"data dir:   {folder}{'' if folder.exists() else ' (not created yet)'}")
-    typer.echo(f"public key: {keys if keys.exists() else '(none yet)'}")
-    typer.echo(f"job dirs:   {job_count}")
+    """Show where the servers keep their data and what is there: the folder of `cl server run`
+    (or --data-dir) and the one the `local` profile (`cl -p local …`) uses."""
+    from cl_client.errors import ClError
+
+    from cl_local_server import plugin
+
+    try:
+        days = plugin.embedded_retention_days()
+    except ClError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    local = _describe_folder(plugin.embedded_data_dir())
+    local.append(
+        (
+            "retention",
+            f"finished jobs are deleted {days:g} days after they end"
+            f" ({plugin.RETENTION_ENV}; folder: {plugin.DATA_DIR_ENV})",
+        )
+    )
+    sections = [
+        ("cl server run", _describe_folder(_data_dir(data_dir))),
+        ("local profile (cl -p local)", local),
+    ]
+    width = max(len(key) for _title, rows in sections for key, _value in rows) + 2
+    for index, (title, rows) in enumerate(sections):
+        if index:
+            typer.echo("")
+        typer.echo(f"{title}:")
+        for key, value in rows:
+            typer.echo(f"  {key + ':':<{width}}{value}")
 
 
 @app.command()

@@ -48,6 +48,9 @@ class ServerConfig:
     compat: Compat = "current"
     events_topic: str = "inference/events"
     workers_topic_prefix: str = "inference/workers"
+    #: Jobs that finished more than this many days ago are deleted (rows and files) at start and
+    #: then every hour; ``None`` keeps every job, as upstream does.
+    retention_days: float | None = None
     #: bcrypt cost; 12 like the reference server. Tests lower it to keep logins fast.
     bcrypt_rounds: int = 12
 
@@ -63,6 +66,10 @@ class ServerConfig:
             raise ValueError("token_expire_minutes must be > 0")
         if not 4 <= self.bcrypt_rounds <= 31:
             raise ValueError("bcrypt_rounds must be between 4 and 31")
+        if self.mqtt_url is not None:
+            parse_mqtt_url(self.mqtt_url)
+        if self.retention_days is not None and not self.retention_days > 0:
+            raise ValueError("retention_days must be > 0 (or None to keep every job)")
 
     @property
     def keys_dir(self) -> Path:
@@ -75,6 +82,11 @@ class ServerConfig:
     @property
     def public_key_path(self) -> Path:
         return self.keys_dir / "public_key.pem"
+
+    @property
+    def admin_password_path(self) -> Path:
+        """Where a generated admin password is kept (mode 0600) until the admin changes it."""
+        return self.data_dir / "admin-password"
 
     @property
     def auth_db_path(self) -> Path:

@@ -179,6 +179,15 @@ class JobStore:
             cur = self._conn.execute("DELETE FROM jobs WHERE created_at < ?", (cutoff_ms,))
         return cur.rowcount
 
+    def finished_before(self, cutoff_ms: int) -> list[str]:
+        """Jobs that completed or failed before ``cutoff_ms``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT job_id FROM jobs WHERE status IN (?, ?) AND completed_at < ?",
+                (STATUS_COMPLETED, STATUS_ERROR, cutoff_ms),
+            ).fetchall()
+        return [str(row["job_id"]) for row in rows]
+
     def count_active(self, task_types: list[str]) -> int:
         """Jobs of ``task_types`` that are queued or processing."""
         if not task_types:

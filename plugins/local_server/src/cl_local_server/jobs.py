@@ -102,6 +102,13 @@ class JobQueue:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
         return existed
 
+    def expire(self, cutoff_ms: int) -> int:
+        """Delete the jobs that finished before ``cutoff_ms``, rows and folders; how many."""
+        expired = self.store.finished_before(cutoff_ms)
+        for job_id in expired:
+            self.delete(job_id)
+        return len(expired)
+
     def exists(self, job_id: str) -> bool:
         return self._safe(lambda: self.store.get(job_id)) is not None
 

@@ -15,6 +15,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ALGORITHM = "ES256"
 
 
+def write_private_file(path: Path, content: str | bytes) -> None:
+    """Write ``path`` readable only by its owner from the start, atomically: a reader sees the old
+    file or the whole new one, and a failed write leaves nothing behind."""
+    data = content.encode() if isinstance(content, str) else content
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def ensure_keys(private_path: Path, public_path: Path) -> None:
     """Generate the P-256 key pair on first start: PKCS8 private key, SubjectPublicKeyInfo public
     key."""
@@ -30,10 +48,7 @@ def ensure_keys(private_path: Path, public_path: Path) -> None:
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    # Write the private key with owner-only permissions from the start.
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(private_pem)
+    write_private_file(private_path, private_pem)
     public_path.write_bytes(public_pem)
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -32,24 +33,30 @@ MQTT_V5 = paho.MQTTv5
 
 
 class EmbeddedBroker:
-    """amqtt broker bound to ``host:port`` (port 0 picks a free one) on the running loop."""
+    """amqtt broker serving connections on an already bound socket, on the running loop.
 
-    def __init__(self, host: str, port: int) -> None:
-        self._host = host
-        self._port = port
+    The server binds the socket itself, with its other ports, before it creates anything; amqtt
+    gets the accepted connections through an ``external`` listener.
+    """
+
+    LISTENER = "default"
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
         self._broker: object | None = None
-        self.port = 0
+        self._server: asyncio.Server | None = None
+        self.port = int(sock.getsockname()[1])
 
     async def start(self) -> int:
+        from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
         from amqtt.broker import Broker
 
         # amqtt logs every refused/closed connection at WARNING and above; keep the server quiet.
         logging.getLogger("amqtt").setLevel(logging.CRITICAL)
         logging.getLogger("transitions").setLevel(logging.WARNING)
-        host = f"[{self._host}]" if ":" in self._host else self._host
         broker = Broker(
             {
-                "listeners": {"default": {"type": "tcp", "bind": f"{host}:{self._port}"}},
+                "listeners": {self.LISTENER: {"type": "external", "bind": f"port {self.port}"}},
                 # Only anonymous access, no $SYS publisher and no packet logging.
                 "plugins": {
                     "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
@@ -58,19 +65,28 @@ class EmbeddedBroker:
         )
         await broker.start()
         self._broker = broker
-        servers = broker._servers  # pyright: ignore[reportPrivateUsage]  # the only way to read a port-0 bind
-        instance = servers["default"].instance
-        sockets = cast("list[socket.socket]", list(getattr(instance, "sockets", None) or []))
-        self.port = int(sockets[0].getsockname()[1]) if sockets else self._port
+
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await broker.external_connected(
+                StreamReaderAdapter(reader), StreamWriterAdapter(writer), self.LISTENER
+            )
+
+        self._server = await asyncio.start_server(connected, sock=self._sock)
         return self.port
 
     async def stop(self) -> None:
         from amqtt.broker import Broker
 
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         broker = self._broker
         self._broker = None
         if isinstance(broker, Broker):
             await broker.shutdown()
+        if server is not None:
+            await server.wait_closed()
+        self._sock.close()
 
 
 @dataclass(frozen=True)
@@ -252,23 +268,43 @@ def capability_payload(
     ).encode()
 
 
+#: A worker whose latest capability message is older than this (by the message's own
+#: ``timestamp``) is taken for dead: it crashed and its will never fired (PROTOCOL B16). Two
+#: heartbeats of the slowest upstream configuration (30 s), six of compute_service's (10 s).
+STALE_WORKER_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _Advert:
+    capabilities: list[str]
+    idle: int
+    #: Seconds since the epoch: the payload's ``timestamp``, or when it arrived if it had none.
+    sent_at: float
+
+
 class CapabilityTracker:
-    """What ``GET /capabilities`` reports: the retained capability messages currently held.
+    """What ``GET /capabilities`` reports: the retained capability messages of live workers.
 
     Workers are keyed by the topic's last level; the payload may name them ``worker_id`` or ``id``.
-    An empty payload removes the worker; malformed payloads are ignored.
+    An empty payload removes the worker; malformed payloads are ignored. A worker whose latest
+    message is more than ``max_age`` seconds old by its ``timestamp`` is left out until it
+    publishes again. ``clock`` (seconds since the epoch) can be replaced, e.g. by tests.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, max_age: float = STALE_WORKER_SECONDS, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.max_age = max_age
+        self.clock = clock
         self._lock = threading.Lock()
-        self._workers: dict[str, tuple[list[str], int]] = {}
+        self._adverts: dict[str, _Advert] = {}
         self._changed = threading.Condition(self._lock)
 
     def handle(self, topic: str, payload: bytes) -> None:
         worker = topic.rsplit("/", 1)[-1]
         with self._lock:
             if not payload:
-                self._workers.pop(worker, None)
+                self._adverts.pop(worker, None)
             else:
                 try:
                     data = json.loads(payload)
@@ -281,27 +317,37 @@ class CapabilityTracker:
                 idle = fields.get("idle_count", 0)
                 if not isinstance(caps, list) or not isinstance(idle, int):
                     return
-                self._workers[worker] = ([str(c) for c in caps], idle)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                stamp = fields.get("timestamp")  # ms
+                sent_at = self.clock()
+                if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+                    sent_at = stamp / 1000
+                self._adverts[worker] = _Advert([str(c) for c in caps], idle, sent_at)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
             self._changed.notify_all()
+
+    def _live(self) -> dict[str, _Advert]:
+        oldest = self.clock() - self.max_age
+        return {w: a for w, a in self._adverts.items() if a.sent_at >= oldest}
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
+            live = self._live()
             totals: dict[str, int] = {}
-            for caps, idle in self._workers.values():
-                for cap in caps:
-                    totals[cap] = totals.get(cap, 0) + idle
-            return {"num_workers": len(self._workers), "capabilities": dict(sorted(totals.items()))}
+            for advert in live.values():
+                for cap in advert.capabilities:
+                    totals[cap] = totals.get(cap, 0) + advert.idle
+            return {"num_workers": len(live), "capabilities": dict(sorted(totals.items()))}
 
     def workers(self) -> dict[str, tuple[list[str], int]]:
+        """Live workers: id → (capabilities, idle count)."""
         with self._lock:
-            return dict(self._workers)
+            return {w: (a.capabilities, a.idle) for w, a in self._live().items()}
 
     def wait_for(
         self, predicate: Callable[[dict[str, tuple[list[str], int]]], bool], timeout: float
     ) -> bool:
         deadline = time.monotonic() + timeout
         with self._lock:
-            while not predicate(self._workers):
+            while not predicate({w: (a.capabilities, a.idle) for w, a in self._live().items()}):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False

@@ -27,6 +27,10 @@ PROFILE_NAME = "local"
 DATA_DIR_ENV = "CL_LOCAL_SERVER_DATA_DIR"
 #: How long a command's exit waits for the jobs it left queued or running to finish.
 DRAIN_SECONDS = 30.0
+#: How many days the ``local`` profile keeps finished jobs (uploads and results) by default.
+RETENTION_DAYS = 7.0
+#: Overrides :data:`RETENTION_DAYS`.
+RETENTION_ENV = "CL_LOCAL_SERVER_RETENTION_DAYS"
 
 
 @hookimpl
@@ -54,6 +58,24 @@ def embedded_data_dir() -> Path:
     return default_data_dir() / "embedded"
 
 
+def embedded_retention_days() -> float:
+    """Days the ``local`` profile keeps finished jobs: :data:`RETENTION_ENV` or the default."""
+    import math
+
+    raw = os.environ.get(RETENTION_ENV, "").strip()
+    if not raw:
+        return RETENTION_DAYS
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not (days > 0 and math.isfinite(days)):
+        from cl_client.errors import ConfigError
+
+        raise ConfigError(f"{RETENTION_ENV} must be a number of days above 0, not {raw!r}")
+    return days
+
+
 def _say_waiting() -> None:
     print("cl: waiting for another `cl -p local` command to finish…", file=sys.stderr, flush=True)
 
@@ -63,6 +85,7 @@ def _serve(settings: Settings) -> Generator[Settings]:
     from cl_local_server.config import ServerConfig
     from cl_local_server.server import LocalServer
 
+    retention_days = embedded_retention_days()
     config = ServerConfig(
         auth_port=0,
         compute_port=0,
@@ -71,13 +94,18 @@ def _serve(settings: Settings) -> Generator[Settings]:
         auth_mode="none",
         events_topic=settings.events_topic,
         workers_topic_prefix=settings.workers_topic,
+        retention_days=retention_days,
     )
     server = LocalServer(config)
     # One server per data dir: concurrent `cl -p local` commands take turns.
     server.start(on_busy=_say_waiting)
     info = server.info
     # stdout carries the command's results; status goes to stderr.
-    print(f"cl: local server at {info.compute_url} (data in {info.data_dir})", file=sys.stderr)
+    print(
+        f"cl: local server at {info.compute_url} (data in {info.data_dir};"
+        f" finished jobs are kept {retention_days:g} days)",
+        file=sys.stderr,
+    )
     try:
         yield dataclasses.replace(
             settings,

