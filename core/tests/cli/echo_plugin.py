@@ -116,7 +116,7 @@ def run(
     many: bool = False,
     absent: bool = False,
     delay: float = 0.0,
-    returns: Annotated[bool, typer.Option("--returns", help="A renderer that returns text.")] = False,
+    returns: Annotated[bool, typer.Option("--returns", help="A renderer returning text.")] = False,
 ) -> TaskPlan[EchoResult]:
     """Echo each input in upper case."""
     global IN_FLIGHT, MAX_IN_FLIGHT

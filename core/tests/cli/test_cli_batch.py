@@ -28,13 +28,13 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def server_jobs(server: LocalServer) -> list[tuple[str, str]]:
-    """(input name, status) of every job the server holds, from its own database."""
-    db = sqlite3.connect(f"file:{server.info.data_dir / 'compute' / 'compute.db'}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT params, status FROM jobs").fetchall()
-    finally:
-        db.close()
-    return [(json.loads(p)["input_path"].rsplit("/", 1)[-1], s) for p, s in rows]
+    """(input name, status) of every job the server holds."""
+    out: list[tuple[str, str]] = []
+    for job in server.job_records():
+        params = job["params"]
+        assert isinstance(params, dict)
+        out.append((str(params["input_path"]).rsplit("/", 1)[-1], str(job["status"])))
+    return out
 
 
 def tree(root: Path, n: int) -> list[Path]:
@@ -120,13 +120,14 @@ def test_output_templates_trailing_slash_and_stdout(
     cl: RunCl, fresh: LocalServer, tmp_path: Path
 ) -> None:
     paths = tree(tmp_path / "in", 3)
-    result = cl(
-        "echo-test", "run", str(tmp_path / "in"), "-o", str(tmp_path / "t" / "{parent}" / "{stem}-{ext}.out"),
-    )  # fmt: skip
+    template = str(tmp_path / "t" / "{parent}" / "{stem}-{ext}.out")
+    result = cl("echo-test", "run", str(tmp_path / "in"), "-o", template)
     assert result.exit_code == 0, result.output
     for path in paths:
         rel = path.relative_to(tmp_path / "in")
-        assert (tmp_path / "t" / rel.parent / f"{path.stem}-txt.out").read_text() == path.read_text().upper()
+        assert (
+            tmp_path / "t" / rel.parent / f"{path.stem}-txt.out"
+        ).read_text() == path.read_text().upper()
 
     bad = cl("echo-test", "run", str(paths[0]), "-o", str(tmp_path / "{nope}.txt"))
     assert bad.exit_code == 2 and "{nope}" in bad.stderr
@@ -237,7 +238,8 @@ def test_kill_9_then_rerun_submits_nothing_twice(
     journal = Path(env.get("CL_STATE_DIR", os.environ["CL_STATE_DIR"])) / "journal.sqlite3"
     db = sqlite3.connect(journal)
     uncertain = {
-        Path(p).name for (p,) in db.execute("SELECT input_path FROM submissions WHERE status = 'pending'")
+        Path(p).name
+        for (p,) in db.execute("SELECT input_path FROM submissions WHERE status = 'pending'")
     }
     db.close()
 

@@ -55,8 +55,8 @@ _PANEL = "Batch options"
 
 @dataclass(frozen=True)
 class TaskPlan(Generic[R]):
-    """What a task command runs: ``client`` is the task client class, ``form`` holds the task's form fields, ``render`` prints one result (and must
-    return None)."""
+    """What a task command runs: ``client`` is the task client class, ``form`` holds the task's
+    form fields, ``render`` prints one result (and must return None)."""
 
     client: type[TaskClient[R]]
     form: Mapping[str, FormValue]

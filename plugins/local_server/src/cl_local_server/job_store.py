@@ -94,6 +94,13 @@ class JobStore:
         with self._lock:
             return self._fetch(job_id)
 
+    def all(self) -> list[JsonObject]:
+        """Every job record, oldest first (the protocol has no listing; this is for tests and
+        ``cl server info``)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM jobs ORDER BY created_at").fetchall()
+        return [self._record(row) for row in rows]
+
     def create(self, job_id: str, task_type: str, params: JsonObject, priority: int) -> JsonObject:
         created = now_ms()
         with self._lock:

@@ -29,7 +29,7 @@ from cl_local_server.auth_store import UserStore
 from cl_local_server.compute_app import AUTH_ENABLED_KEY, ComputeService
 from cl_local_server.config import AuthMode, ServerConfig, parse_mqtt_url
 from cl_local_server.executors import ExecutorRegistry, ProcessTracker, default_registry
-from cl_local_server.job_store import JobStore, now_ms
+from cl_local_server.job_store import JobStore, JsonObject, now_ms
 from cl_local_server.jobs import JobQueue
 from cl_local_server.keys import ensure_keys
 from cl_local_server.mqtt import (
@@ -226,6 +226,14 @@ class LocalServer:
         if self._info is None:
             raise RuntimeError("the server is not running")
         return self._info
+
+    def job_records(self) -> list[JsonObject]:
+        """Every job the server holds, as ``GET /jobs/{id}`` would return it (oldest first): what
+        tests count to check how many jobs a client created."""
+        store = self._jobs
+        if store is None:
+            raise RuntimeError("the server is not running")
+        return store.all()
 
     @property
     def running(self) -> bool:
