@@ -152,29 +152,51 @@ def download(
     dest: Annotated[
         str,
         typer.Argument(
-            help="File to write, or a folder to write into (an existing one, or ending in '/').",
+            help=(
+                "File to write, a folder to write into (an existing one, or ending in '/'), or "
+                "'-' for standard output. A symlink is followed; a device or FIFO is written "
+                "in place."
+            ),
             metavar="DEST",
         ),
     ] = ".",
     json_output: Annotated[bool, json_option()] = False,
 ) -> None:
     """Download one file of a job."""
+    from cl_client.transport import writes_to_stdout
+
     out = get_output(ctx)
     target = Path(dest)
+    to_stdout = writes_to_stdout(target)
+    if to_stdout and out.json_mode:
+        from cl_client.cli.runner import fail
+        from cl_client.errors import InvalidInputError
+
+        fail(out, InvalidInputError("--json and a download to standard output both need stdout"))
 
     async def go(client: Client) -> Path:
+        from cl_client.cli.output import stdout_closed
+
         if dest.endswith(("/", os.sep)):
             # A trailing slash means a folder, even one that does not exist yet.
             target.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one local mkdir
-        return await client.compute.download(job_id, file_path, target)
+        try:
+            return await client.compute.download(job_id, file_path, target)
+        except BrokenPipeError:
+            if not to_stdout:
+                raise
+            stdout_closed()
 
-    _downloaded(out, job_id, file_path, run_async(ctx, go))
+    saved = run_async(ctx, go)
+    _downloaded(out, job_id, file_path, saved, to_stdout=to_stdout)
 
 
-def _downloaded(out: Output, job_id: str, file_path: str, saved: Path) -> None:
+def _downloaded(
+    out: Output, job_id: str, file_path: str, saved: Path, *, to_stdout: bool = False
+) -> None:
     if out.json_mode:
         out.json({"job_id": job_id, "file_path": file_path, "downloaded": [str(saved)]})
-    else:
+    elif not to_stdout:  # on stdout the content is the output
         out.result(str(saved))
 
 
