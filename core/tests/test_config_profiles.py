@@ -19,7 +19,7 @@ from cl_client.config import (
     resolve_settings,
     state_dir,
 )
-from cl_client.errors import ConfigError
+from cl_client.errors import ConfigError, ConfigWarning
 
 pytestmark = [pytest.mark.usefixtures("cl_isolated"), pytest.mark.timeout(30)]
 
@@ -306,27 +306,39 @@ def test_corrupt_toml_names_the_file(tmp_path: Path) -> None:
         resolve_settings(env={}, store=store)
 
 
-def test_unknown_key_in_a_profile_names_file_key_and_profile(tmp_path: Path) -> None:
+def test_unknown_key_in_a_profile_is_named_ignored_and_kept(tmp_path: Path) -> None:
+    # a newer cl may write keys this one does not know: warn, use the rest, keep them on rewrite
     store = store_with(tmp_path, '[profiles.nas]\nauth_url = "http://nas:8000"\ncolour = "red"\n')
-    with pytest.raises(ConfigError) as info:
-        store.profiles()
-    message = str(info.value)
+    with pytest.warns(ConfigWarning) as caught:
+        assert store.profiles()["nas"].auth_url == "http://nas:8000"
+    [message] = [str(w.message) for w in caught]
     assert str(store.path) in message
     assert "unknown key 'colour' in [profiles.nas]" in message
     assert "\n" not in message
+    store.update("nas", timeout=5)
+    assert 'colour = "red"' in store.path.read_text()
 
 
-def test_unknown_top_level_key_and_wrong_types(tmp_path: Path) -> None:
+def test_unknown_top_level_key_is_ignored_and_wrong_types_are_named(tmp_path: Path) -> None:
     store = store_with(tmp_path, 'theme = "dark"\n')
-    with pytest.raises(ConfigError, match="unknown key 'theme'"):
-        store.load()
+    with pytest.warns(ConfigWarning, match="unknown key 'theme'"):
+        assert store.load().profiles == {}
     store = store_with(tmp_path, '[profiles.nas]\ntimeout = "long"\n')
-    with pytest.raises(ConfigError, match=r"profiles\.nas\.timeout") as info:
+    with pytest.raises(ConfigError, match=r"invalid timeout .long.: must be a number") as info:
         store.load()
     assert str(store.path) in str(info.value)
     store = store_with(tmp_path, '[profiles.nas]\nauth_mode = "basic"\n')
     with pytest.raises(ConfigError, match="config file"):
         store.load()
+    # a malformed file is still refused as a whole
+    for text, fragment in [
+        ("profiles = 5\n", "profiles must be a table"),
+        ("default_profile = 3\n", "default_profile must be a string"),
+    ]:
+        with pytest.raises(ConfigError, match=fragment):
+            store_with(tmp_path, text).load()
+        with pytest.raises(ConfigError, match=fragment):
+            resolve_settings(env={}, store=store_with(tmp_path, text))
 
 
 def test_bad_values_and_names_in_the_file_name_the_file(tmp_path: Path) -> None:
@@ -389,7 +401,11 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp_injected_fault(
     monkeypatch.undo()
 
     assert store.path.read_bytes() == before
-    assert sorted(p.name for p in store.path.parent.iterdir()) == ["config.toml"]
+    # the lock file stays (removing it would race with a waiting writer); no temp file
+    assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "config.toml",
+        "config.toml.lock",
+    ]
     assert set(ConfigStore(store.path).profiles()) == {"nas"}
 
 
@@ -408,7 +424,10 @@ def test_interrupted_write_midway_leaves_no_temp_injected_fault(
         store.update("nas", username="x")
     monkeypatch.undo()
     assert store.path.read_bytes() == before
-    assert [p.name for p in store.path.parent.iterdir()] == ["config.toml"]
+    assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "config.toml",
+        "config.toml.lock",
+    ]
 
 
 def test_file_made_world_readable_is_rewritten_private(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from cl_client.errors import (
     RequestTimeoutError,
     ServerError,
     ServiceUnreachableError,
+    UnsafeResultPathError,
     ValidationError,
 )
 from cl_client.models import Job
@@ -373,8 +374,11 @@ def test_safe_join_stays_inside_even_through_symlinks(tmp_path: Path) -> None:
     (root / "link").symlink_to(outside)
     with pytest.raises(InvalidInputError, match="leads outside"):
         safe_join(root, "link/evil.txt")
-    with pytest.raises(InvalidInputError):
+    # a path the server named that leaves the folder is the server's fault (exit 5)
+    with pytest.raises(UnsafeResultPathError) as info:
         safe_join(root, "../outside/evil.txt")
+    assert info.value.exit_code == 5
+    assert "the server named an unsafe result path" in str(info.value)
     assert list(outside.iterdir()) == []
 
 

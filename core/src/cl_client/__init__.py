@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         BrokerUnavailableError,
         ClError,
         ConfigError,
+        ConfigWarning,
         FieldError,
         HTTPStatusError,
         InsecureFileError,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         ServiceUnreachableError,
         SessionExpiredError,
         TransportError,
+        UnsafeResultPathError,
         ValidationError,
     )
     from cl_client.models import (
@@ -99,6 +101,7 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
         "BrokerUnavailableError",
         "ClError",
         "ConfigError",
+        "ConfigWarning",
         "FieldError",
         "HTTPStatusError",
         "InsecureFileError",
@@ -116,6 +119,7 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
         "ServiceUnreachableError",
         "SessionExpiredError",
         "TransportError",
+        "UnsafeResultPathError",
         "ValidationError",
     ),
     "cl_client.models": (
@@ -155,6 +159,7 @@ __all__ = [
     "ComputeClient",
     "ConfigError",
     "ConfigStore",
+    "ConfigWarning",
     "FieldError",
     "FormValue",
     "GuestConfig",
@@ -196,6 +201,7 @@ __all__ = [
     "TokenClaims",
     "TokenStore",
     "TransportError",
+    "UnsafeResultPathError",
     "User",
     "ValidationError",
     "WorkerCapability",

@@ -14,18 +14,26 @@ import contextlib
 import logging
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
-from cl_client.config import Settings, check_profile_name, state_dir, write_private_file
+from cl_client.config import (
+    Settings,
+    check_profile_name,
+    clean_token,
+    file_lock,
+    state_dir,
+    write_private_file,
+)
 from cl_client.errors import (
     AuthenticationError,
     ConfigError,
     InsecureFileError,
     InvalidInputError,
+    MalformedResponseError,
     ServerError,
     SessionExpiredError,
     TransportError,
@@ -65,6 +73,21 @@ def _unverified_claims(token: str) -> TokenClaims | None:
         return msgspec.convert(payload, TokenClaims)
     except msgspec.ValidationError:
         return None
+
+
+def _checked_token(token: Token) -> Token:
+    """``token`` with its access token trimmed; MalformedResponseError (not showing it) when it
+    holds characters no token has, which could never be sent in a header."""
+    try:
+        cleaned = clean_token(token.access_token, "the auth service's answer")
+    except ConfigError:
+        cleaned = None
+    if cleaned is None:
+        raise MalformedResponseError(
+            "the auth service answered with an unusable token (empty, or holding control "
+            "characters or spaces); it is not shown here"
+        )
+    return msgspec.structs.replace(token, access_token=cleaned)
 
 
 def _form_bool(value: bool) -> str:
@@ -108,7 +131,7 @@ class AuthClient:
                 detail=exc.detail,
                 url=exc.url,
             ) from None
-        return decode(response, Token, service="auth")
+        return _checked_token(decode(response, Token, service="auth"))
 
     async def refresh(self, token: str) -> Token:
         """``POST /auth/token/refresh`` with ``token`` (which must still be valid)."""
@@ -118,7 +141,7 @@ class AuthClient:
             headers={"Authorization": f"Bearer {token}"},
             authenticated=False,
         )
-        return decode(response, Token, service="auth")
+        return _checked_token(decode(response, Token, service="auth"))
 
     async def public_key(self) -> PublicKey:
         response = await self.transport.request("GET", "/auth/public-key", authenticated=False)
@@ -199,7 +222,7 @@ class AuthClient:
 
 
 class StoredToken(msgspec.Struct, kw_only=True):
-    """What a token file holds: the token, and who it was issued to and by."""
+    """One stored token: the token, and who it was issued to and by."""
 
     access_token: str
     auth_url: str | None = None
@@ -211,8 +234,32 @@ class StoredToken(msgspec.Struct, kw_only=True):
         return f"StoredToken(auth_url={self.auth_url!r}, username={self.username!r}, token=***)"
 
 
+class _Entry(msgspec.Struct, kw_only=True):
+    access_token: str
+    username: str | None = None
+    saved_at: float | None = None
+
+
+class _TokenFile(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A profile's token file: one token per auth server. Files written before tokens were kept
+    per server hold one token at the top level (``access_token``, ``auth_url``, …)."""
+
+    tokens: dict[str, _Entry] = msgspec.field(default_factory=dict[str, _Entry])
+    access_token: str | None = None
+    auth_url: str | None = None
+    username: str | None = None
+    saved_at: float | None = None
+
+
+#: The key of a token saved without naming its auth server: it is never sent anywhere.
+_UNKNOWN_ISSUER: Final = ""
+
+
 class TokenStore:
-    """One private file per profile (``<state dir>/tokens/<profile>.json``, mode 0600)."""
+    """One private file per profile (``<state dir>/tokens/<profile>.json``, mode 0600), holding a
+    token per auth server, as ``gh`` keeps one per host: logging in to another server with the
+    same profile (``cl --auth-url … login``) keeps the profile's own token. Changes are
+    read-modify-writes under a lock (``tokens/.lock``)."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory: Path = directory if directory is not None else state_dir() / "tokens"
@@ -220,29 +267,69 @@ class TokenStore:
     def path_for(self, profile: str) -> Path:
         return self.directory / f"{check_profile_name(profile)}.json"
 
-    def load_record(self, profile: str) -> StoredToken | None:
-        """The stored record, or ``None``. Refuses a file that group or others can access."""
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.directory / ".lock", f"the token files in {self.directory}")
+
+    def records(self, profile: str) -> dict[str, StoredToken]:
+        """Every stored token of ``profile``, by the auth server that issued it ("" = unknown).
+        Refuses a file that group or others can access."""
         path = self.path_for(profile)
         try:
             info = path.stat()
         except FileNotFoundError:
-            return None
+            return {}
         if stat.S_IMODE(info.st_mode) & 0o077:
             raise InsecureFileError(
                 f"refusing to use token file {path}: it is accessible by group or others "
                 f"(mode {stat.S_IMODE(info.st_mode):04o}) — fix it with `chmod 600 {path}`"
             )
         try:
-            return msgspec.json.decode(path.read_bytes(), type=StoredToken)
+            data = msgspec.json.decode(path.read_bytes(), type=_TokenFile)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise ConfigError(
-                f"token file {path} is corrupt — remove it (`cl logout`) and log in again"
-            ) from None
+            raise self._corrupt(path) from None
         except OSError as exc:
             raise ConfigError(f"cannot read token file {path}: {exc.strerror}") from None
+        entries = dict(data.tokens)
+        if data.access_token is not None:
+            key = data.auth_url or _UNKNOWN_ISSUER
+            entries.setdefault(
+                key,
+                _Entry(
+                    access_token=data.access_token, username=data.username, saved_at=data.saved_at
+                ),
+            )
+        records: dict[str, StoredToken] = {}
+        for url, entry in entries.items():
+            try:
+                token = clean_token(entry.access_token, f"token file {path}")
+            except ConfigError:
+                raise self._corrupt(path) from None
+            if token is None:
+                raise self._corrupt(path)
+            records[url] = StoredToken(
+                access_token=token,
+                auth_url=url or None,
+                username=entry.username,
+                saved_at=entry.saved_at,
+            )
+        return records
 
-    def load(self, profile: str) -> str | None:
-        record = self.load_record(profile)
+    @staticmethod
+    def _corrupt(path: Path) -> ConfigError:
+        return ConfigError(
+            f"token file {path} is corrupt — remove it (`cl logout`) and log in again"
+        )
+
+    def load_record(self, profile: str, auth_url: str | None = None) -> StoredToken | None:
+        """The token ``auth_url`` issued to ``profile``; without ``auth_url``, the one saved
+        last. ``None`` when there is none."""
+        records = self.records(profile)
+        if auth_url is not None:
+            return records.get(auth_url)
+        return max(records.values(), key=lambda r: r.saved_at or 0.0, default=None)
+
+    def load(self, profile: str, auth_url: str | None = None) -> str | None:
+        record = self.load_record(profile, auth_url)
         return record.access_token if record is not None else None
 
     def save(
@@ -253,20 +340,48 @@ class TokenStore:
         auth_url: str | None = None,
         username: str | None = None,
     ) -> None:
-        """Write the token atomically with mode 0600 (the folder is created 0700)."""
+        """Keep ``token`` as the one ``auth_url`` issued to ``profile`` (the tokens of other
+        servers stay), atomically with mode 0600 (the folder is created 0700)."""
         path = self.path_for(profile)
-        record = StoredToken(
-            access_token=token, auth_url=auth_url, username=username, saved_at=time.time()
-        )
-        write_private_file(path, msgspec.json.encode(record))
+        cleaned = clean_token(token, "the token to store")
+        if cleaned is None:
+            raise ConfigError("refusing to store an empty token")
+        with self._lock():
+            records = self.records(profile)
+            records[auth_url or _UNKNOWN_ISSUER] = StoredToken(
+                access_token=cleaned, auth_url=auth_url, username=username, saved_at=time.time()
+            )
+            self._write(path, records)
 
-    def delete(self, profile: str) -> bool:
-        """Remove the profile's token file; ``True`` if there was one."""
-        try:
-            self.path_for(profile).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+    def delete(self, profile: str, auth_url: str | None = None) -> bool:
+        """Forget the token ``auth_url`` issued to ``profile``, or without ``auth_url`` every
+        token of the profile; ``True`` if there was one."""
+        path = self.path_for(profile)
+        with self._lock():
+            if auth_url is None:
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    return False
+                return True
+            records = self.records(profile)
+            if records.pop(auth_url, None) is None:
+                return False
+            if records:
+                self._write(path, records)
+            else:
+                path.unlink()
+            return True
+
+    @staticmethod
+    def _write(path: Path, records: Mapping[str, StoredToken]) -> None:
+        data = _TokenFile(
+            tokens={
+                url: _Entry(access_token=r.access_token, username=r.username, saved_at=r.saved_at)
+                for url, r in records.items()
+            }
+        )
+        write_private_file(path, msgspec.json.encode(data))
 
 
 # --- the session ----------------------------------------------------------------------------
@@ -307,12 +422,11 @@ class Session:
         if self.settings.token:
             self._token, self._source = self.settings.token, "env"
             return
-        record = self.store.load_record(self.settings.profile)
+        # Only the token this auth server issued: a token is never sent anywhere else.
+        records = self.store.records(self.settings.profile)
+        record = records.get(self.settings.auth_url)
         if record is None:
-            return
-        if record.auth_url is not None and record.auth_url != self.settings.auth_url:
-            # Never send a token to a server other than the one that issued it.
-            self._foreign_issuer = record.auth_url
+            self._foreign_issuer = next((url for url in records if url), None)
             return
         self._record = record
         self._token, self._source = record.access_token, "stored"
@@ -374,8 +488,9 @@ class Session:
         return await self.auth.me()
 
     def logout(self) -> bool:
-        """Forget the stored token of this profile (the server has no logout); ``True`` if any."""
-        removed = self.store.delete(self.settings.profile)
+        """Forget the token this profile keeps for its auth server (the server has no logout);
+        ``True`` if there was one. Tokens of other auth servers stay."""
+        removed = self.store.delete(self.settings.profile, self.settings.auth_url)
         self._load()
         if self._source == "stored":
             self._token, self._source, self._record = None, "none", None
@@ -407,10 +522,35 @@ class Session:
     def _expired_error(self) -> SessionExpiredError:
         if self._source == "env":
             return SessionExpiredError(
-                "the token given in CL_TOKEN has expired — set a fresh one or log in with "
-                "`cl login`"
+                "the token given in CL_TOKEN has expired — set a fresh one, or unset CL_TOKEN "
+                "and log in with `cl login`"
             )
         return SessionExpiredError("session expired — log in again with `cl login`")
+
+    def unauthorized_hint(self) -> str | None:
+        """What to do about a 401 to a request that sent this session's token, when `cl login`
+        is not it; ``None`` when logging in is the answer."""
+        settings = self.settings
+        if settings.auth_mode == "none":
+            source = settings.sources.get("auth_mode")
+            kind = source.kind if source is not None else "default"
+            if kind == "argument":
+                change = "drop --no-auth"
+            elif kind == "env":
+                change = "unset CL_NO_AUTH"
+            else:
+                change = f"`cl profile set {settings.profile} auth_mode jwt`"
+            return (
+                f"profile {settings.profile!r} sends no token (auth mode none) but the server "
+                f"wants one: {change}, then log in with `cl login`"
+            )
+        self._load()
+        if self._source == "env":
+            return (
+                "the server rejected the token in CL_TOKEN — set a valid one, or unset CL_TOKEN "
+                "to use the login stored by `cl login`"
+            )
+        return None
 
     # -- tokens for requests -----------------------------------------------------------------
 

@@ -285,14 +285,26 @@ class ComputeClient:
         check_relative_path(file_path)
         return f"/jobs/{_check_segment('job id', job_id)}/files/{encode_path(file_path)}"
 
-    async def download(self, job_id: str, file_path: str, dest: Path) -> Path:
-        """Save a job file. ``dest`` is the file to write, or an existing folder to write into
-        (under the file's base name). Nothing is written outside ``dest``, and an interrupted
-        download leaves nothing behind."""
+    async def download(
+        self,
+        job_id: str,
+        file_path: str,
+        dest: Path,
+        *,
+        on_chunk: Callable[[bytes], object] | None = None,
+    ) -> Path:
+        """Save a job file and return where it went. ``dest`` is the file to write, an existing
+        folder to write into (under the file's base name), or ``-`` for standard output.
+
+        Nothing is written outside ``dest``. A regular file is replaced atomically, so an
+        interrupted download leaves nothing behind; a symlink is followed (its target gets the
+        content); a device, FIFO or terminal is written in place, never replaced (see
+        :meth:`~cl_client.transport.ServiceTransport.download`). ``on_chunk`` sees every piece
+        of the file as it arrives."""
         url_path = self._file_path(job_id, file_path)
-        is_dir = dest.is_dir()  # noqa: ASYNC240 - one stat call
+        is_dir = str(dest) != "-" and dest.is_dir()  # noqa: ASYNC240 - one stat call
         target = dest / file_path.rsplit("/", 1)[-1] if is_dir else dest
-        return await self.transport.download(url_path, target)
+        return await self.transport.download(url_path, target, on_chunk=on_chunk)
 
     async def read_bytes(self, job_id: str, file_path: str) -> bytes:
         """A (small) job file's content, in memory."""

@@ -5,29 +5,41 @@ default one. The settings a command runs with are resolved field by field with t
 explicit argument > environment > profile > built-in default, and every value remembers where it
 came from (:attr:`Settings.sources`).
 
-The file is decoded strictly: corrupt TOML, an unknown key or a value of the wrong type is an error
-that names the file and the problem; it is never silently reset. Writes are atomic (temp file in
-the same folder, fsync, ``os.replace``) and the file is private (0600, folder 0700).
+Reading the file: corrupt TOML, a file that is not UTF-8 or a wrongly shaped top level is an error
+that names the file; it is never silently reset. A profile whose values do not pass the checks is
+reported with the file, the profile and the key, and only using that profile fails, so
+``cl profile set``/``unset``/``remove`` can repair it. A key this version does not know (written
+by a newer ``cl``) is reported as a :class:`~cl_client.errors.ConfigWarning`, ignored, and kept
+when the file is rewritten.
+
+Writing the file: every change is a read-modify-write under an exclusive lock
+(``config.toml.lock`` next to it), so changes made at the same time are all kept; a value is
+checked with the same code that checks it when the file is read, before anything is written; the
+write is atomic (temp file in the same folder, fsync, ``os.replace``) and the file is private
+(0600, folder 0700).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
+import time
 import tomllib
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import msgspec
 
-from cl_client.errors import ConfigError
+from cl_client.errors import ConfigError, ConfigWarning
 
 AuthMode = Literal["jwt", "none"]
-SourceKind = Literal["argument", "env", "profile", "default"]
+SourceKind = Literal["argument", "env", "profile", "derived", "default"]
 
 DEFAULT_PROFILE: Final = "default"
 DEFAULT_AUTH_URL: Final = "http://localhost:8000"
@@ -39,9 +51,18 @@ DEFAULT_WORKERS_TOPIC: Final = "inference/workers"
 DEFAULT_MQTT_PORT: Final = 1883
 
 CONFIG_FILE_NAME: Final = "config.toml"
+#: How long a change waits for another process holding the config (or token) lock.
+LOCK_TIMEOUT: Final = 30.0
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Host names as RFC 3986 reg-names in ASCII (IDN hosts in their xn-- form); IPv6 goes in brackets.
+_HOST_NAME = re.compile(r"[a-z0-9_~-]+(\.[a-z0-9_~-]+)*\.?")
+_HOST_PORT = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]*)\]|(?P<host>[^:\[\]]*))(?::(?P<port>[0-9]{0,5}))?"
+)
 _TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS: Final = frozenset({"0", "false", "no", "off"})
+# scheme://user:password@ — the password part is what mask_url hides.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@")
 
 #: Environment variables read by :func:`resolve_settings`, by settings field.
 ENV_VARS: Final[Mapping[str, str]] = {
@@ -80,6 +101,17 @@ class ConfigFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_
 
     default_profile: str | None = None
     profiles: dict[str, Profile] = msgspec.field(default_factory=dict[str, Profile])
+
+
+@dataclass(frozen=True)
+class ConfigReport:
+    """What :meth:`ConfigStore.read` found: the usable profiles, and what it could not use."""
+
+    config: ConfigFile
+    #: Profiles that fail the checks, by name: one line saying what is wrong (file and key).
+    problems: Mapping[str, str] = field(default_factory=dict[str, str])
+    #: Keys this version does not know, ignored (e.g. written by a newer ``cl``), one line each.
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,7 +224,159 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-# --- validation -----------------------------------------------------------------------------
+@contextlib.contextmanager
+def file_lock(lock_path: Path, what: str, timeout: float = LOCK_TIMEOUT) -> Generator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created 0600) for a read-modify-write.
+
+    The kernel drops the lock when the holder exits, however it exits, so a crash never leaves a
+    stale lock; the file itself stays (removing it would race with a process waiting on it).
+    ConfigError after ``timeout`` seconds, naming ``what`` and the lock file.
+    """
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ConfigError(
+                        f"{what} is being changed by another process (lock {lock_path} held for "
+                        f"over {timeout:g} s)"
+                    ) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+# --- URLs -----------------------------------------------------------------------------------
+
+
+def mask_url(url: str) -> str:
+    """``url`` (or any text holding URLs) with the password of each ``user:password@`` replaced
+    by ``***``: ``http://alice:***@nas:8002``. Works on text that is not a valid URL too."""
+
+    def hide(match: re.Match[str]) -> str:
+        user, colon, _password = match.group("userinfo").partition(":")
+        return f"{match.group('scheme')}{user}{':***' if colon else ''}@"
+
+    return _USERINFO.sub(hide, url)
+
+
+def _split_url(url: str, what: str) -> tuple[SplitResult, str, int | None]:
+    """``url`` split, with its host (IPv6 without brackets) and port; ConfigError naming
+    ``what`` when any part is unusable. The message shows the URL with its password masked."""
+    shown = mask_url(url)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ConfigError(f"invalid {what} {shown!r}: it holds spaces or control characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError(
+            f"invalid {what} {shown!r}: not a URL (is a bracket of an IPv6 address missing? "
+            "e.g. http://[::1]:8002)"
+        ) from None
+    hostport = parts.netloc.rpartition("@")[2]
+    shape = _HOST_PORT.fullmatch(hostport)
+    if shape is None:
+        raise ConfigError(
+            f"invalid {what} {shown!r}: expected host or host:port after the scheme "
+            "(an IPv6 address goes in brackets: http://[::1]:8002)"
+        )
+    host = (shape.group("ipv6") or shape.group("host") or "").lower()
+    if not host:
+        raise ConfigError(f"invalid {what} {shown!r}: no host name")
+    if shape.group("ipv6") is not None:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ConfigError(
+                f"invalid {what} {shown!r}: {host!r} in brackets is not an IPv6 address"
+            ) from None
+    elif not _HOST_NAME.fullmatch(host):
+        raise ConfigError(
+            f"invalid {what} {shown!r}: {host!r} is not a host name "
+            "(letters, digits, '-' and '.'; an IPv6 address goes in brackets)"
+        )
+    digits = shape.group("port")
+    port = int(digits) if digits else None
+    if port is not None and port > 65535:
+        raise ConfigError(f"invalid {what} {shown!r}: the port is not a number 0-65535")
+    return parts, host, port
+
+
+def _netloc(parts: SplitResult, host: str, port: int | None) -> str:
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{userinfo}{at}{shown_host}" + (f":{port}" if port is not None else "")
+
+
+def normalize_service_url(url: str, what: str) -> str:
+    """An ``http``/``https`` base URL in canonical form (lower-case scheme and host, no trailing
+    slash); else ConfigError naming ``what``."""
+    text = url.strip()
+    parts, host, port = _split_url(text, what)
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"invalid {what} {mask_url(text)!r}: the scheme must be http or https")
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        raise ConfigError(f"invalid {what} {mask_url(text)!r}: a base URL has no query or fragment")
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{_netloc(parts, host, port)}{path}"
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """``(host, port)`` of an ``mqtt://host[:port]`` URL (port 1883 when missing)."""
+    text = url.strip()
+    parts, host, port = _split_url(text, "MQTT URL")
+    if parts.scheme != "mqtt":
+        raise ConfigError(
+            f"invalid MQTT URL {mask_url(text)!r}: the scheme must be mqtt:// "
+            "(no TLS or other schemes)"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in text or "#" in text:
+        raise ConfigError(
+            f"invalid MQTT URL {mask_url(text)!r}: expected mqtt://host:port and nothing else"
+        )
+    return host, port if port is not None else DEFAULT_MQTT_PORT
+
+
+def normalize_mqtt_url(url: str) -> str:
+    """``mqtt://host:port`` with the default port filled in; ConfigError when invalid."""
+    host, port = parse_mqtt_url(url)
+    shown = f"[{host}]" if ":" in host else host
+    return f"mqtt://{shown}:{port}"
+
+
+def derived_mqtt_url(compute_url: str) -> str:
+    """The broker URL assumed when none is configured: the compute service's host, port 1883."""
+    _parts, host, _port = _split_url(compute_url, "compute URL")
+    return normalize_mqtt_url(f"mqtt://{f'[{host}]' if ':' in host else host}")
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def clean_token(text: str, where: str) -> str | None:
+    """A token read from ``where`` (e.g. ``"CL_TOKEN"``) without surrounding whitespace, ``None``
+    when nothing is left. ConfigError when it holds a character no token has (a control
+    character, an inner space, non-ASCII); the message never shows the token."""
+    token = text.strip()
+    if not token:
+        return None
+    if not all("!" <= c <= "~" for c in token):
+        raise ConfigError(
+            f"the token in {where} holds a control character, space or non-ASCII character, "
+            "which no token has (it is not shown here) — copy it again"
+        )
+    return token
+
+
+# --- values ---------------------------------------------------------------------------------
 
 
 def check_profile_name(name: str) -> str:
@@ -203,48 +387,6 @@ def check_profile_name(name: str) -> str:
             "(at most 64, starting with a letter or digit)"
         )
     return name
-
-
-def normalize_service_url(url: str, what: str) -> str:
-    """An ``http``/``https`` base URL without trailing slash; else ConfigError naming ``what``."""
-    text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https"):
-        raise ConfigError(f"invalid {what} {url!r}: the scheme must be http or https")
-    if not parts.hostname:
-        raise ConfigError(f"invalid {what} {url!r}: no host name")
-    try:
-        _ = parts.port
-    except ValueError:
-        raise ConfigError(f"invalid {what} {url!r}: the port is not a number 0-65535") from None
-    if parts.query or parts.fragment:
-        raise ConfigError(f"invalid {what} {url!r}: a base URL has no query or fragment")
-    return text.rstrip("/")
-
-
-def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """``(host, port)`` of an ``mqtt://host[:port]`` URL (port 1883 when missing)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme != "mqtt":
-        raise ConfigError(
-            f"invalid MQTT URL {url!r}: the scheme must be mqtt:// (no TLS or other schemes)"
-        )
-    if not parts.hostname:
-        raise ConfigError(f"invalid MQTT URL {url!r}: no host name")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"invalid MQTT URL {url!r}: the port is not a number 0-65535") from None
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ConfigError(f"invalid MQTT URL {url!r}: expected mqtt://host:port and nothing else")
-    return parts.hostname, port if port is not None else DEFAULT_MQTT_PORT
-
-
-def normalize_mqtt_url(url: str) -> str:
-    """``mqtt://host:port`` with the default port filled in; ConfigError when invalid."""
-    host, port = parse_mqtt_url(url)
-    shown = f"[{host}]" if ":" in host else host
-    return f"mqtt://{shown}:{port}"
 
 
 def parse_bool(text: str, what: str) -> bool:
@@ -258,39 +400,34 @@ def parse_bool(text: str, what: str) -> bool:
 
 
 def _check_topic(topic: str, what: str) -> str:
-    if not topic or any(c in topic for c in "+#\0"):
-        raise ConfigError(f"invalid {what} {topic!r}: an MQTT topic name without wildcards")
-    return topic.rstrip("/")
+    name = topic.strip().rstrip("/")
+    if not name or any(c in name for c in "+#") or not name.isprintable():
+        raise ConfigError(
+            f"invalid {what} {topic!r}: an MQTT topic name, not empty, without wildcards or "
+            "control characters"
+        )
+    return name
 
 
 def _check_timeout(value: float, what: str) -> float:
-    if not value > 0 or value != value:
+    if not value > 0 or value != value or value == float("inf"):
         raise ConfigError(f"invalid {what} {value!r}: must be a number of seconds above 0")
     return float(value)
 
 
-def _validate_profile(profile: Profile, where: str) -> Profile:
-    """Check the values of a profile, naming ``where`` (e.g. "profile 'nas' in /x/config.toml")."""
-    try:
-        if profile.auth_url is not None:
-            normalize_service_url(profile.auth_url, "auth URL")
-        if profile.compute_url is not None:
-            normalize_service_url(profile.compute_url, "compute URL")
-        if profile.mqtt_url is not None:
-            normalize_mqtt_url(profile.mqtt_url)
-        if profile.timeout is not None:
-            _check_timeout(profile.timeout, "timeout")
-        if profile.events_topic is not None:
-            _check_topic(profile.events_topic, "events topic")
-        if profile.workers_topic is not None:
-            _check_topic(profile.workers_topic, "workers topic")
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc.message}") from None
-    return profile
+def _check_text(key: str, value: str) -> str | None:
+    text = value.strip()
+    if not text.isprintable():
+        raise ConfigError(f"invalid {key} {value!r}: control characters are not allowed")
+    return text or None
 
 
-def _parse_profile_value(key: str, value: object) -> object:
-    """Turn a ``set KEY VALUE`` value (often text from the command line) into the field's type."""
+def parse_profile_value(key: str, value: object) -> object:
+    """The value of profile key ``key`` as stored: ``value`` (text from the command line, or a
+    value of the field's type) parsed, checked and normalised; ConfigError when it does not fit.
+    The same checks run on every value read from the file."""
+    if key not in PROFILE_KEYS:
+        raise ConfigError(f"unknown profile key {key!r} (known keys: {', '.join(PROFILE_KEYS)})")
     if value is None:
         return None
     if key == "timeout":
@@ -314,51 +451,112 @@ def _parse_profile_value(key: str, value: object) -> object:
         return text
     if not isinstance(value, str):
         raise ConfigError(f"invalid {key} {value!r}: expected text")
-    text = value.strip()
     if key == "auth_url":
-        return normalize_service_url(text, "auth URL")
+        return normalize_service_url(value, "auth URL")
     if key == "compute_url":
-        return normalize_service_url(text, "compute URL")
+        return normalize_service_url(value, "compute URL")
     if key == "mqtt_url":
-        return normalize_mqtt_url(text)
+        return normalize_mqtt_url(value)
     if key == "events_topic":
-        return _check_topic(text, "events topic")
+        return _check_topic(value, "events topic")
     if key == "workers_topic":
-        return _check_topic(text, "workers topic")
-    return text or None
+        return _check_topic(value, "workers topic")
+    return _check_text(key, value)
+
+
+def _profile_table(profile: Profile) -> dict[str, object]:
+    data = msgspec.to_builtins(profile)
+    assert isinstance(data, dict)
+    return {str(k): v for k, v in data.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+
+
+def _checked_profile(profile: Profile, where: str) -> Profile:
+    """``profile`` with every value checked and normalised; ConfigError naming ``where``."""
+    values: dict[str, object] = {}
+    for key, value in _profile_table(profile).items():
+        try:
+            values[key] = parse_profile_value(key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc.message}") from None
+    return Profile(**values)  # pyright: ignore[reportArgumentType]
+
+
+@dataclass
+class _DecodedProfile:
+    profile: Profile
+    #: Problems by key ("" for the table as a whole).
+    problems: dict[str, str] = field(default_factory=dict[str, str])
+    unknown: list[str] = field(default_factory=list[str])
+
+
+def _decode_profile(table: object) -> _DecodedProfile:
+    """One ``[profiles.NAME]`` table, key by key, so each bad key is named and the good ones
+    still count. The values must have the field's TOML type and pass :func:`parse_profile_value`
+    unchanged except for normalisation."""
+    if not isinstance(table, dict):
+        return _DecodedProfile(Profile(), {"": f"expected a table, not {_toml_type(table)}"})
+    decoded = _DecodedProfile(Profile())
+    values: dict[str, object] = {}
+    for key, value in table.items():  # pyright: ignore[reportUnknownVariableType]
+        name = str(key)  # pyright: ignore[reportUnknownArgumentType]
+        if name not in PROFILE_KEYS:
+            decoded.unknown.append(name)
+            continue
+        try:
+            typed = msgspec.convert({name: value}, Profile)
+            values[name] = parse_profile_value(name, getattr(typed, name))
+        except msgspec.ValidationError as exc:
+            problem = _describe_type_error(str(exc), name)
+            if isinstance(value, str):
+                try:
+                    parse_profile_value(name, value)
+                except ConfigError as bad:
+                    problem = bad.message  # e.g. auth_mode = "basic": says what is allowed
+            decoded.problems[name] = problem
+        except ConfigError as exc:
+            decoded.problems[name] = exc.message
+    decoded.profile = Profile(**values)  # pyright: ignore[reportArgumentType]
+    return decoded
+
+
+_TYPE_WORDS: Final = {
+    "float": "a number",
+    "int": "a whole number",
+    "str": "a string",
+    "bool": "true or false",
+    "array": "an array",
+    "object": "a table",
+}
+
+
+def _describe_type_error(message: str, key: str) -> str:
+    """msgspec's "Expected `float | null`, got `str` - at `$.timeout`" in plain words."""
+    match = re.match(r"Expected `(.*?)`, got `(.*?)`", message)
+    if match is None:
+        text = re.sub(r" - at `\$.*`$", "", message).replace("`", "")
+        return f"{key}: {text[:1].lower()}{text[1:]}"
+    expected = [t for t in match.group(1).split(" | ") if t != "null"]
+    if all(t.startswith("'") for t in expected):  # a Literal: the values allowed
+        wanted = " or ".join(expected)
+    else:
+        wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
+    got = _TYPE_WORDS.get(match.group(2), match.group(2))
+    return f"{key} must be {wanted}, not {got}"
+
+
+def _toml_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "a value"
 
 
 # --- the config file ------------------------------------------------------------------------
-
-
-class _RawConfigFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The file's top level, with each profile table left undecoded (to name it in errors)."""
-
-    default_profile: str | None = None
-    profiles: dict[str, dict[str, object]] = msgspec.field(
-        default_factory=dict[str, dict[str, object]]
-    )
-
-
-def _describe_decode_error(message: str, section: str | None) -> str:
-    """Turn msgspec's "Object contains unknown field `x` - at `$.y`" into plain words.
-
-    ``section`` is the TOML table the error is in (``profiles.nas``), ``None`` for the top level.
-    """
-    field_path = ""
-    match = re.search(r" - at `\$(.*)`$", message)
-    if match:
-        message = message[: match.start()]
-        field_path = match.group(1).lstrip(".")
-    unknown = re.match(r"Object contains unknown field `(.*)`", message)
-    if unknown:
-        key = unknown.group(1)
-        if section is not None:
-            return f"unknown key {key!r} in [{section}] (known keys: {', '.join(PROFILE_KEYS)})"
-        return f"unknown key {key!r} (known: default_profile, [profiles.NAME])"
-    where = ".".join(p for p in (section, field_path) if p)
-    text = message[0].lower() + message[1:] if message else "invalid value"
-    return f"{text} at {where}" if where else text
 
 
 class ConfigStore:
@@ -367,12 +565,19 @@ class ConfigStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path: Path = path if path is not None else config_dir() / CONFIG_FILE_NAME
 
-    def load(self) -> ConfigFile:
-        """The decoded file (empty when missing). ConfigError names the file and the problem."""
+    @property
+    def lock_path(self) -> Path:
+        """The lock file held while the config file is changed."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    # -- reading --
+
+    def _read_raw(self) -> dict[str, object]:
+        """The TOML document ({} when the file is missing); ConfigError when it cannot be used."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return ConfigFile()
+            return {}
         except OSError as exc:
             raise ConfigError(f"cannot read config file {self.path}: {exc.strerror}") from None
         try:
@@ -381,104 +586,224 @@ class ConfigStore:
             raise ConfigError(f"config file {self.path} is not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {self.path} is not valid TOML: {exc}") from None
-        try:
-            top = msgspec.convert(data, _RawConfigFile)
-        except msgspec.ValidationError as exc:
-            problem = _describe_decode_error(str(exc), None)
-            raise ConfigError(f"config file {self.path}: {problem}") from None
-        profiles: dict[str, Profile] = {}
-        for name, table in top.profiles.items():
-            try:
-                check_profile_name(name)
-                profile = msgspec.convert(table, Profile)
-            except ConfigError as exc:
-                raise ConfigError(f"config file {self.path}: {exc.message}") from None
-            except msgspec.ValidationError as exc:
-                problem = _describe_decode_error(str(exc), f"profiles.{name}")
-                raise ConfigError(f"config file {self.path}: {problem}") from None
-            profiles[name] = _validate_profile(
-                profile, f"config file {self.path}, profile {name!r}"
+        default = data.get("default_profile")
+        if default is not None and not isinstance(default, str):
+            raise ConfigError(
+                f"config file {self.path}: default_profile must be a string, not "
+                f"{_toml_type(default)}"
             )
-        return ConfigFile(default_profile=top.default_profile, profiles=profiles)
+        profiles = data.get("profiles")
+        if profiles is not None and not isinstance(profiles, dict):
+            raise ConfigError(
+                f"config file {self.path}: profiles must be a table ([profiles.NAME]), not "
+                f"{_toml_type(profiles)}"
+            )
+        return data
 
-    def save(self, config: ConfigFile) -> None:
-        """Write ``config`` atomically with mode 0600."""
-        import tomli_w
+    def _report(self, raw: Mapping[str, object]) -> ConfigReport:
+        ignored = [
+            f"ignoring unknown key {key!r} in {self.path} (written by a newer cl?)"
+            for key in raw
+            if key not in ("default_profile", "profiles")
+        ]
+        profiles: dict[str, Profile] = {}
+        problems: dict[str, str] = {}
+        for name, table in _raw_profiles(raw).items():
+            where = f"config file {self.path}, profile {name!r}"
+            decoded = _decode_profile(table)
+            ignored += [
+                f"ignoring unknown key {key!r} in [profiles.{name}] of {self.path} "
+                "(written by a newer cl?)"
+                for key in decoded.unknown
+            ]
+            if not _PROFILE_NAME.match(name):
+                problems[name] = f"{where}: {check_profile_name_message(name)}"
+            elif decoded.problems:
+                key, problem = next(iter(decoded.problems.items()))
+                fix = (
+                    f"fix it with `cl profile set {name} {key} VALUE` or `cl profile unset "
+                    f"{name} {key}`"
+                    if key
+                    else f"remove it with `cl profile remove {name}`"
+                )
+                problems[name] = f"{where}: {problem} — {fix}"
+            else:
+                profiles[name] = decoded.profile
+        default = raw.get("default_profile")
+        config = ConfigFile(
+            default_profile=default if isinstance(default, str) else None, profiles=profiles
+        )
+        return ConfigReport(config=config, problems=problems, ignored=tuple(ignored))
 
-        data = msgspec.to_builtins(config)
-        assert isinstance(data, dict)
-        text = tomli_w.dumps(data)  # pyright: ignore[reportUnknownArgumentType]
-        write_private_file(self.path, text.encode("utf-8"))
+    def read(self) -> ConfigReport:
+        """The file as far as it is usable: profiles that pass the checks, the problems of those
+        that do not, and the unknown keys that were ignored. ConfigError only when the file as a
+        whole cannot be read (missing is fine: no profiles)."""
+        return self._report(self._read_raw())
+
+    def load(self, *, warn: bool = True) -> ConfigFile:
+        """The decoded file (empty when missing), every profile checked; ConfigError names the
+        file, the profile and the problem. Unknown keys are ignored, with a ConfigWarning."""
+        report = self.read()
+        if warn:
+            warn_ignored(report)
+        if report.problems:
+            raise ConfigError(next(iter(report.problems.values())))
+        return report.config
 
     def profiles(self) -> dict[str, Profile]:
         return dict(self.load().profiles)
 
     def get(self, name: str) -> Profile:
-        profiles = self.load().profiles
+        """Profile ``name``; ConfigError when it is not in the file or fails the checks."""
+        report = self.read()
+        warn_ignored(report)
+        if name in report.problems:
+            raise ConfigError(report.problems[name])
+        if name not in report.config.profiles:
+            raise ConfigError(self._missing(name, report.config.profiles))
+        return report.config.profiles[name]
+
+    def raw_value(self, name: str, key: str) -> object:
+        """The value of ``key`` as written in profile ``name`` (``None`` when not set), even in a
+        profile that fails the checks; ConfigError for an unknown profile or key."""
+        if key not in PROFILE_KEYS:
+            raise ConfigError(
+                f"unknown profile key {key!r} (known keys: {', '.join(PROFILE_KEYS)})"
+            )
+        profiles = _raw_profiles(self._read_raw())
         if name not in profiles:
             raise ConfigError(self._missing(name, profiles))
-        return profiles[name]
+        table = profiles[name]
+        return table.get(key) if isinstance(table, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
 
     def default_name(self) -> str | None:
-        return self.load().default_profile
+        return self.read().config.default_profile
+
+    # -- writing --
+
+    @contextlib.contextmanager
+    def _changing(self) -> Generator[dict[str, object]]:
+        """The raw document to change in place, read and written back under the lock."""
+        with file_lock(self.lock_path, f"config file {self.path}"):
+            raw = self._read_raw()
+            yield raw
+            self._write_raw(raw)
+
+    def _write_raw(self, raw: Mapping[str, object]) -> None:
+        import tomli_w
+
+        text = tomli_w.dumps(dict(raw))
+        write_private_file(self.path, text.encode("utf-8"))
+
+    def save(self, config: ConfigFile) -> None:
+        """Replace the whole file with ``config`` (atomically, mode 0600), every value checked
+        first."""
+        checked = {
+            name: _checked_profile(profile, f"profile {name!r}")
+            for name, profile in config.profiles.items()
+        }
+        for name in checked:
+            check_profile_name(name)
+        with file_lock(self.lock_path, f"config file {self.path}"):
+            data = msgspec.to_builtins(ConfigFile(default_profile=config.default_profile))
+            assert isinstance(data, dict)
+            raw: dict[str, object] = {str(k): v for k, v in data.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            raw["profiles"] = {name: _profile_table(p) for name, p in checked.items()}
+            self._write_raw(raw)
 
     def add(self, name: str, profile: Profile, *, make_default: bool = False) -> None:
         check_profile_name(name)
-        _validate_profile(profile, f"profile {name!r}")
-        config = self.load()
-        if name in config.profiles:
-            raise ConfigError(
-                f"profile {name!r} already exists in {self.path} — change it with "
-                f"`cl profile set {name} KEY VALUE` or remove it first"
-            )
-        profiles = {**config.profiles, name: _normalized(profile)}
-        default = name if make_default else config.default_profile
-        self.save(ConfigFile(default_profile=default, profiles=profiles))
+        table = _profile_table(_checked_profile(profile, f"profile {name!r}"))
+        with self._changing() as raw:
+            profiles = _raw_profiles(raw)
+            if name in profiles:
+                raise ConfigError(
+                    f"profile {name!r} already exists in {self.path} — change it with "
+                    f"`cl profile set {name} KEY VALUE` or remove it first"
+                )
+            profiles[name] = table
+            raw["profiles"] = profiles
+            if make_default:
+                raw["default_profile"] = name
 
     def update(self, name: str, **changes: object) -> Profile:
-        """Set fields of profile ``name``; each value is parsed and checked, ``None`` unsets it."""
-        config = self.load()
-        if name not in config.profiles:
-            raise ConfigError(self._missing(name, config.profiles))
-        values: dict[str, object] = {}
-        for key, value in changes.items():
-            if key not in PROFILE_KEYS:
-                raise ConfigError(
-                    f"unknown profile key {key!r} (known keys: {', '.join(PROFILE_KEYS)})"
-                )
-            values[key] = _parse_profile_value(key, value)
-        updated = msgspec.structs.replace(config.profiles[name], **values)
-        self.save(msgspec.structs.replace(config, profiles={**config.profiles, name: updated}))
-        return updated
+        """Set fields of profile ``name``; each value is parsed and checked, ``None`` unsets it.
+
+        Works on a profile that fails the checks too (that is how it is repaired): the keys
+        changed must then be valid, and if other keys are still wrong the change is written and
+        a ConfigWarning names what is left to fix. Unknown keys already in the profile stay.
+        """
+        values = {key: parse_profile_value(key, value) for key, value in changes.items()}
+        with self._changing() as raw:
+            profiles = _raw_profiles(raw)
+            if name not in profiles:
+                raise ConfigError(self._missing(name, profiles))
+            table = profiles[name]
+            updated: dict[str, object] = dict(table) if isinstance(table, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
+            for key, value in values.items():
+                if value is None:
+                    updated.pop(key, None)
+                else:
+                    updated[key] = value
+            decoded = _decode_profile(updated)
+            # Belt and braces: what is written now must read back as valid.
+            for key in values:
+                if key in decoded.problems:
+                    raise ConfigError(f"profile {name!r}: {decoded.problems[key]}")
+            profiles[name] = updated
+            raw["profiles"] = profiles
+        if decoded.problems:
+            left = "; ".join(decoded.problems.values())
+            warnings.warn(
+                ConfigWarning(f"profile {name!r} in {self.path} still has a problem: {left}"),
+                stacklevel=2,
+            )
+        return decoded.profile
 
     def remove(self, name: str) -> None:
-        config = self.load()
-        if name not in config.profiles:
-            raise ConfigError(self._missing(name, config.profiles))
-        profiles = {k: v for k, v in config.profiles.items() if k != name}
-        default = None if config.default_profile == name else config.default_profile
-        self.save(ConfigFile(default_profile=default, profiles=profiles))
+        """Remove profile ``name``, also one that fails the checks."""
+        with self._changing() as raw:
+            profiles = _raw_profiles(raw)
+            if name not in profiles:
+                raise ConfigError(self._missing(name, profiles))
+            del profiles[name]
+            raw["profiles"] = profiles
+            if raw.get("default_profile") == name:
+                del raw["default_profile"]
 
     def set_default(self, name: str, *, known: Mapping[str, Profile] | None = None) -> None:
         """Make ``name`` the default profile; it must be in the file or in ``known`` (built-ins)."""
-        config = self.load()
-        if name not in config.profiles and (known is None or name not in known):
-            raise ConfigError(self._missing(name, {**(known or {}), **config.profiles}))
-        self.save(msgspec.structs.replace(config, default_profile=name))
+        with self._changing() as raw:
+            profiles = _raw_profiles(raw)
+            if name not in profiles and (known is None or name not in known):
+                raise ConfigError(self._missing(name, {**(known or {}), **profiles}))
+            raw["default_profile"] = name
 
-    def _missing(self, name: str, profiles: Mapping[str, Profile]) -> str:
+    def _missing(self, name: str, profiles: Mapping[str, object]) -> str:
         known = ", ".join(sorted(profiles)) or "none"
         return f"no profile named {name!r} in {self.path} (profiles: {known})"
 
 
-def _normalized(profile: Profile) -> Profile:
-    """The profile with its URLs in canonical form (no trailing slash, MQTT port filled in)."""
-    changes: dict[str, object] = {}
-    for key in ("auth_url", "compute_url", "mqtt_url"):
-        value = getattr(profile, key)
-        if isinstance(value, str):
-            changes[key] = _parse_profile_value(key, value)
-    return msgspec.structs.replace(profile, **changes)
+def check_profile_name_message(name: str) -> str:
+    try:
+        check_profile_name(name)
+    except ConfigError as exc:
+        return exc.message
+    return ""
+
+
+def _raw_profiles(raw: Mapping[str, object]) -> dict[str, object]:
+    profiles = raw.get("profiles")
+    if not isinstance(profiles, dict):
+        return {}
+    return {str(k): v for k, v in profiles.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+
+
+def warn_ignored(report: ConfigReport) -> None:
+    """Issue a ConfigWarning for each unknown key the report ignored."""
+    for message in report.ignored:
+        warnings.warn(ConfigWarning(message), stacklevel=3)
 
 
 # --- resolution -----------------------------------------------------------------------------
@@ -497,11 +822,18 @@ def resolve_settings(
     store: ConfigStore | None = None,
     builtin_profiles: Mapping[str, Profile] | None = None,
 ) -> Settings:
-    """The effective settings: argument > environment > profile (file, else built-in) > default."""
+    """The effective settings: argument > environment > profile (file, else built-in) > default.
+
+    Only the profile in use must pass the checks; another profile of the file that does not is
+    reported with a ConfigWarning. Without a configured MQTT URL the broker is assumed on the
+    compute service's host (source ``derived``).
+    """
     args = overrides or Overrides()
     environ: Mapping[str, str] = os.environ if env is None else env
     config_store = store or ConfigStore()
-    config = config_store.load()
+    report = config_store.read()
+    warn_ignored(report)
+    config = report.config
     builtins: Mapping[str, Profile] = builtin_profiles or {}
     sources: dict[str, Source] = {}
 
@@ -516,11 +848,16 @@ def resolve_settings(
     else:
         name, sources["profile"] = DEFAULT_PROFILE, Source("default", "")
 
+    for other, problem in report.problems.items():
+        if other != name:
+            warnings.warn(ConfigWarning(f"{problem} (not used now)"), stacklevel=2)
+    if name in report.problems:
+        raise ConfigError(report.problems[name])
     if name in config.profiles:
         profile = config.profiles[name]
         profile_source = Source("profile", name)
     elif name in builtins:
-        profile = _validate_profile(builtins[name], f"built-in profile {name!r}")
+        profile = _checked_profile(builtins[name], f"built-in profile {name!r}")
         profile_source = Source("profile", f"{name} (built-in)")
     elif name == DEFAULT_PROFILE:
         profile = Profile()
@@ -570,11 +907,18 @@ def resolve_settings(
         checked("compute_url", lambda: normalize_service_url(compute_url, "compute URL"))
     )
     mqtt_url = str(pick("mqtt_url", args.mqtt_url, ENV_VARS["mqtt_url"], text, DEFAULT_MQTT_URL))
+    if sources["mqtt_url"].kind == "default" and sources["compute_url"].kind != "default":
+        # A broker on the compute host is far likelier than one on this machine.
+        mqtt_url = derived_mqtt_url(compute_url)
+        sources["mqtt_url"] = Source("derived", "from the compute URL's host")
     mqtt_url = str(checked("mqtt_url", lambda: normalize_mqtt_url(mqtt_url)))
 
     username = pick("username", args.username, ENV_VARS["username"], text, None)
     password = pick("password", args.password, ENV_VARS["password"], text, None)
     token = pick("token", args.token, ENV_VARS["token"], text, None)
+    if isinstance(token, str):
+        where = ENV_VARS["token"] if sources["token"].kind == "env" else "the token argument"
+        token = clean_token(token, where)
 
     no_auth_arg: AuthMode | None = None
     if args.no_auth is not None:

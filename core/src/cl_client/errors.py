@@ -18,6 +18,9 @@ EXIT_AUTH = 3
 EXIT_NOT_FOUND = 4
 EXIT_SERVER = 5
 EXIT_INTERRUPTED = 130
+#: Standard output was closed early (``cl … | head -1``): output stops quietly, like other tools
+#: that die of SIGPIPE (128 + 13).
+EXIT_STDOUT_CLOSED = 141
 
 
 class ClError(Exception):
@@ -44,6 +47,12 @@ class ConfigError(ClError):
 
 class InsecureFileError(ConfigError):
     """A secret-holding file is readable by group or others."""
+
+
+class ConfigWarning(UserWarning):
+    """Something in the config that is ignored or left unusable, e.g. a key written by a newer
+    ``cl``, or another profile of the file that fails the checks. ``cl`` prints it as
+    ``warning: …``."""
 
 
 class InvalidInputError(ClError):
@@ -86,6 +95,15 @@ class MalformedResponseError(ClError):
     """The server answered 2xx with a body that does not match the protocol."""
 
     exit_code = EXIT_SERVER
+
+
+class UnsafeResultPathError(MalformedResponseError):
+    """The server named a result file whose path could lead outside the job or the destination
+    (``../x``, an absolute path, ``faces/``, ``a//b``). The server's fault, so exit 5."""
+
+    def __init__(self, file_path: str, reason: str) -> None:
+        super().__init__(f"the server named an unsafe result path {file_path!r} ({reason})")
+        self.file_path = file_path
 
 
 class HTTPStatusError(ClError):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, Generic, TypeVar, cast
 
 from cl_client.errors import InvalidInputError, JobFailedError, MalformedResponseError
 from cl_client.models import FormValue, Job, JobCreated, JobProgress, JsonObject
+from cl_client.transport import check_result_path
 
 if TYPE_CHECKING:
     from cl_client.compute import ComputeClient
@@ -128,10 +129,13 @@ class TaskClient(ABC, Generic[R]):
         is saved there first (a file, or an existing folder to save into under the server's name)
         and read from the saved copy; the saved path comes back with the content (None without
         ``dest``)."""
+        check_result_path(file_path)
         if dest is None:
             return await self.compute.read_bytes(job.job_id, file_path), None
-        saved = await self.compute.download(job.job_id, file_path, dest)
-        return saved.read_bytes(), saved
+        # Kept as it streams by: dest may be a device, FIFO or stdout, which cannot be read back.
+        chunks: list[bytes] = []
+        saved = await self.compute.download(job.job_id, file_path, dest, on_chunk=chunks.append)
+        return b"".join(chunks), saved
 
     async def fetch_json(
         self, job: Job, file_path: str, dest: Path | None = None
@@ -141,10 +145,8 @@ class TaskClient(ABC, Generic[R]):
         folder to save into under the server's name) and read from the saved copy; the saved path
         comes back with the object (None without ``dest``). MalformedResponseError if the file
         does not hold a JSON object."""
-        if dest is None:
-            return await self.compute.read_json(job.job_id, file_path), None
-        saved = await self.compute.download(job.job_id, file_path, dest)
-        return load_json_file(saved), saved
+        data, saved = await self.fetch_bytes(job, file_path, dest)
+        return parse_json_object(data, f"job file {file_path} of job {job.job_id}"), saved
 
     async def wait_result(
         self,
@@ -180,13 +182,19 @@ def job_failed_error(job: Job) -> JobFailedError:
 
 def load_json_file(path: Path) -> JsonObject:
     """The JSON object in a local file; MalformedResponseError if it holds anything else."""
+    return parse_json_object(path.read_bytes(), str(path))
+
+
+def parse_json_object(data: bytes, what: str) -> JsonObject:
+    """The JSON object in ``data`` (``what`` names it in errors); MalformedResponseError if it
+    is not valid JSON or not an object."""
     try:
-        data: object = json.loads(path.read_bytes())
+        value: object = json.loads(data)
     except ValueError as exc:
-        raise MalformedResponseError(f"{path} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise MalformedResponseError(f"{path} does not hold a JSON object")
-    return cast(JsonObject, data)
+        raise MalformedResponseError(f"{what} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise MalformedResponseError(f"{what} does not hold a JSON object")
+    return cast(JsonObject, value)
 
 
 # --- validation helpers shared by every task client -----------------------------------------
@@ -194,11 +202,24 @@ def load_json_file(path: Path) -> JsonObject:
 
 def check_input_file(file: str | os.PathLike[str]) -> Path:
     """Return ``file`` as a Path if it is an existing, readable regular file; else
-    InvalidInputError."""
+    InvalidInputError saying what it is instead (missing, a symlink loop, a folder, …)."""
+    import errno
+    import stat
+
     path = Path(file)
-    if not path.exists():
-        raise InvalidInputError(f"file not found: {path}")
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidInputError(f"{path} is a symlink loop (it leads back to itself)") from None
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            raise InvalidInputError(
+                f"file not found: {path} is a symlink to {path.readlink()}, which does not exist"
+            ) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InvalidInputError(f"file not found: {path}") from None
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
         raise InvalidInputError(f"not a regular file: {path}")
     if not os.access(path, os.R_OK):
         raise InvalidInputError(f"file is not readable: {path}")

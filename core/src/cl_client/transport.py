@@ -21,6 +21,7 @@ import logging
 import mimetypes
 import os
 import secrets
+import stat
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Final, Literal, Protocol, TypeVar
@@ -28,6 +29,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from cl_client.config import mask_url
 from cl_client.errors import (
     AuthenticationError,
     BadRequestError,
@@ -43,6 +45,7 @@ from cl_client.errors import (
     ServiceUnreachableError,
     SubmissionUncertainError,
     TransportError,
+    UnsafeResultPathError,
     ValidationError,
 )
 
@@ -79,25 +82,43 @@ class TokenProvider(Protocol):
 
     async def refresh_after_401(self, rejected: str | None = None) -> str | None: ...
 
+    def unauthorized_hint(self) -> str | None:
+        """What to tell the user after a 401 when `cl login` would not help; ``None`` else."""
+        ...
+
 
 # --- paths ----------------------------------------------------------------------------------
 
 
-def check_relative_path(file_path: str) -> PurePosixPath:
-    """``file_path`` as a relative POSIX path without ``.``/``..`` or empty segments.
-
-    Used for job file paths, which may come from the server (``task_output``, playlists): such a
-    path must never point outside the job on the server or outside the destination locally.
-    """
-    if not file_path or "\0" in file_path or "\\" in file_path:
-        raise InvalidInputError(f"invalid job file path {file_path!r}")
+def _path_problem(file_path: str) -> str | None:
+    """Why ``file_path`` is not a plain relative POSIX path, or ``None`` when it is one."""
+    if not file_path:
+        return "it is empty"
+    if "\0" in file_path or "\\" in file_path:
+        return "it holds a NUL or a backslash"
     if file_path.startswith("/"):
-        raise InvalidInputError(f"invalid job file path {file_path!r}: must be relative")
-    segments = file_path.split("/")
-    if any(seg in ("", ".", "..") for seg in segments):
-        raise InvalidInputError(
-            f"invalid job file path {file_path!r}: '.', '..' and empty segments are not allowed"
-        )
+        return "it is absolute"
+    if any(seg in ("", ".", "..") for seg in file_path.split("/")):
+        return "'.', '..' and empty segments are not allowed"
+    return None
+
+
+def check_relative_path(file_path: str) -> PurePosixPath:
+    """``file_path`` (given by the user) as a relative POSIX path without ``.``/``..`` or empty
+    segments; InvalidInputError otherwise."""
+    problem = _path_problem(file_path)
+    if problem is not None:
+        raise InvalidInputError(f"invalid job file path {file_path!r}: {problem}")
+    return PurePosixPath(file_path)
+
+
+def check_result_path(file_path: str) -> PurePosixPath:
+    """``file_path`` named by the server (``params.output_path``, ``task_output``, playlists) as
+    a relative POSIX path; :class:`~cl_client.errors.UnsafeResultPathError` (exit 5: the server's
+    fault) when it could point outside the job on the server or outside the destination."""
+    problem = _path_problem(file_path)
+    if problem is not None:
+        raise UnsafeResultPathError(file_path, problem)
     return PurePosixPath(file_path)
 
 
@@ -109,10 +130,10 @@ def encode_path(file_path: str) -> str:
 def safe_join(root: Path, file_path: str) -> Path:
     """``root / file_path`` for a server-supplied relative path, guaranteed to stay inside ``root``.
 
-    Besides refusing ``..`` and absolute paths, the result is checked after resolving symlinks, so
-    a link inside ``root`` cannot lead a write elsewhere.
+    Besides refusing ``..`` and absolute paths (UnsafeResultPathError), the result is checked
+    after resolving symlinks, so a link inside ``root`` cannot lead a write elsewhere.
     """
-    relative = check_relative_path(file_path)
+    relative = check_result_path(file_path)
     target = root.joinpath(*relative.parts)
     try:
         resolved_root = root.resolve()
@@ -226,21 +247,33 @@ def error_for_response(service: str, response: httpx.Response) -> HTTPStatusErro
     )
 
 
-def _reason(exc: BaseException) -> str:
-    """A short reason for a network failure, e.g. "connection refused"."""
+def _reason(exc: BaseException, host: str | None = None) -> str:
+    """A short reason for a network failure, e.g. "connection refused", or "host name 'nas' does
+    not resolve" (``host`` names the host that was looked up)."""
+    import socket
+
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            # getaddrinfo's errors are negative numbers os.strerror does not know.
+            name = repr(host) if host else "the host name"
+            if current.errno in (socket.EAI_AGAIN,):
+                return f"cannot resolve {name} right now (DNS not answering)"
+            return f"host name {name} does not resolve"
         if isinstance(current, OSError) and (current.errno or current.strerror):
             # asyncio words refusals as "Connect call failed (...)"; the errno says it plainly.
             text = os.strerror(current.errno) if current.errno else str(current.strerror)
             return text.lower()
         current = current.__cause__ or current.__context__
     text = str(exc).strip()
+    if "header value" in text.lower():
+        # h11 quotes the whole header, which may hold a token.
+        return "a request header holds characters HTTP does not allow"
     if text.startswith("[Errno"):
         text = text.split("]", 1)[-1].strip()
-    return _shorten(text) if text else type(exc).__name__
+    return _shorten(mask_url(text)) if text else type(exc).__name__
 
 
 def decode(response: httpx.Response, model: type[T], *, service: str = "server") -> T:
@@ -374,28 +407,49 @@ class ServiceTransport:
         if event_name == "connection.connect_tcp.complete":
             self.connections_opened += 1
 
+    @property
+    def shown_url(self) -> str:
+        """The base URL as shown to people: a password in it is masked."""
+        return mask_url(self.base_url)
+
+    def _host(self) -> str | None:
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(self.base_url).hostname
+        except ValueError:
+            return None
+
     def _unreachable(self, exc: BaseException, method: str, path: str) -> TransportError:
+        import socket
+
         import httpx
 
         # Only a failure to connect proves the request never reached the server.
         sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         if isinstance(exc, httpx.TimeoutException) and sent:
             return RequestTimeoutError(
-                f"{self.name} service at {self.base_url} did not answer {method} {path} "
+                f"{self.name} service at {self.shown_url} did not answer {method} {path} "
                 f"within {self.timeout:g} s",
                 url=self.base_url + path,
                 request_sent=True,
             )
         if sent:
             return ServiceUnreachableError(
-                f"{self.name} service at {self.base_url} dropped the connection during "
+                f"{self.name} service at {self.shown_url} dropped the connection during "
                 f"{method} {path} ({_reason(exc)})",
                 url=self.base_url + path,
                 request_sent=True,
             )
+        reason = _reason(exc, self._host())
+        dns = _caused_by(exc, socket.gaierror)
+        hint = (
+            "check the URL: `cl profile show --effective`"
+            if dns
+            else "is the server running? check `cl profile show`"
+        )
         return ServiceUnreachableError(
-            f"cannot reach {self.name} service at {self.base_url} ({_reason(exc)}) — "
-            "is the server running? check `cl profile show`",
+            f"cannot reach {self.name} service at {self.shown_url} ({reason}) — {hint}",
             url=self.base_url + path,
             request_sent=False,
         )
@@ -423,6 +477,19 @@ class ServiceTransport:
             with retry:
                 return await attempt()
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _with_auth_hint(self, exc: AuthenticationError) -> AuthenticationError:
+        """``exc`` with the session's advice instead of "run `cl login`" when that cannot help
+        (a no-auth profile, a rejected CL_TOKEN)."""
+        hint = self.session.unauthorized_hint() if self.session is not None else None
+        if hint is None:
+            return exc
+        return AuthenticationError(
+            f"not authenticated: {exc.detail} — {hint}",
+            status_code=exc.status_code,
+            detail=exc.detail,
+            url=exc.url,
+        )
 
     async def _send(
         self,
@@ -532,7 +599,12 @@ class ServiceTransport:
                 stream=False,
             )
 
-        return await self._with_retries(method, attempt)
+        try:
+            return await self._with_retries(method, attempt)
+        except AuthenticationError as exc:
+            if not authenticated or exc.status_code != 401:
+                raise
+            raise self._with_auth_hint(exc) from None
 
     async def upload(
         self,
@@ -573,62 +645,144 @@ class ServiceTransport:
                 url=exc.url,
             ) from None
 
-    async def download(self, path: str, dest: Path) -> Path:
-        """Stream ``GET path`` into ``dest``; nothing is left behind when it fails midway.
+    async def download(
+        self, path: str, dest: Path, *, on_chunk: Callable[[bytes], object] | None = None
+    ) -> Path:
+        """Stream ``GET path`` into ``dest`` and return where the bytes went; ``on_chunk`` sees
+        each piece of the body as it is written.
 
-        The body goes to a hidden temp file in ``dest``'s folder, which is renamed to ``dest`` only
-        after the last byte arrived (and the length matched ``Content-Length``). A download cut
-        short is retried from the start, as any idempotent request.
+        What ``dest`` is decides how it is written (see :func:`destination_kind`):
+
+        * ``-`` (also ``/dev/stdout``, ``/dev/fd/1``): standard output.
+        * an existing file that is not a regular file (a device such as a null device or a
+          terminal, a FIFO), or anything under ``/dev`` or ``/proc``: written in place, never
+          replaced or created. A failure midway may leave part of the body there: it is a stream.
+        * anything else: a hidden temp file in the target's folder, renamed over the target once
+          the last byte arrived and the length matched ``Content-Length``; nothing is left behind
+          when it fails. A symlink is followed: its target is written, the link stays.
+
+        An atomic download cut short is retried from the start, as any idempotent request.
         """
-        return await self._with_retries("GET", lambda: self._download_once(path, dest))
+        kind = destination_kind(dest)
+        if kind != "atomic":
+            # A stream already written to cannot be taken back: no retry.
+            return await self._download_once(path, dest, kind, on_chunk)
 
-    async def _download_once(self, path: str, dest: Path) -> Path:
+        async def attempt() -> Path:
+            # on_chunk sees the body of the attempt that succeeded, not of one cut short.
+            chunks: list[bytes] | None = [] if on_chunk is not None else None
+            saved = await self._download_once(
+                path, dest, kind, chunks.append if chunks is not None else None
+            )
+            if on_chunk is not None and chunks is not None:
+                for chunk in chunks:
+                    on_chunk(chunk)
+            return saved
+
+        return await self._with_retries("GET", attempt)
+
+    async def _download_once(
+        self,
+        path: str,
+        dest: Path,
+        kind: DestinationKind,
+        on_chunk: Callable[[bytes], object] | None,
+    ) -> Path:
         import httpx
 
-        folder = dest.parent
-        response = await self._send(
-            "GET",
-            path,
-            data=None,
-            params=None,
-            files=None,
-            headers=None,
-            authenticated=True,
-            stream=True,
-        )
-        tmp = folder / f".{dest.name}.{secrets.token_hex(4)}.part"
+        target = _final_target(dest) if kind == "atomic" else dest
+        response = await self._send_download(path)
         try:
-            # Only once the server said yes, so a refused download leaves no new folders either.
-            folder.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: never follow or reuse something already at the temp name; 0o666 & umask.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            with os.fdopen(fd, "wb") as fh:
-                received = 0
-                try:
-                    async for chunk in response.aiter_bytes(_CHUNK):
-                        fh.write(chunk)
-                        received += len(chunk)
-                except httpx.RequestError as exc:
-                    raise self._interrupted(path, exc) from None
-                expected = response.headers.get("content-length")
-                encoded = "content-encoding" in response.headers
-                if expected and expected.isdigit() and not encoded and int(expected) != received:
-                    raise ServiceUnreachableError(
-                        f"download of {path} from the {self.name} service was cut short "
-                        f"({received} of {expected} bytes)",
-                        url=self.base_url + path,
-                        request_sent=True,
-                    )
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+            if kind == "stdout":
+                await self._stream_to_stdout(path, response, on_chunk)
+                return dest
+            if kind == "in-place":
+                await self._stream_in_place(path, response, dest, on_chunk)
+                return dest
+            folder = target.parent
+            tmp = folder / f".{target.name}.{secrets.token_hex(4)}.part"
+            try:
+                # Only once the server said yes, so a refused download leaves no new folders.
+                folder.mkdir(parents=True, exist_ok=True)
+                # O_EXCL: never follow or reuse something already at the temp name; 0o666 & umask.
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                with os.fdopen(fd, "wb") as fh:
+                    await self._stream(path, response, fh.write, on_chunk)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                tmp.replace(target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
+        except httpx.RequestError as exc:
+            raise self._interrupted(path, exc) from None
         finally:
             await response.aclose()
         return dest
+
+    async def _send_download(self, path: str) -> httpx.Response:
+        try:
+            return await self._send(
+                "GET",
+                path,
+                data=None,
+                params=None,
+                files=None,
+                headers=None,
+                authenticated=True,
+                stream=True,
+            )
+        except AuthenticationError as exc:
+            if exc.status_code != 401:
+                raise
+            raise self._with_auth_hint(exc) from None
+
+    async def _stream(
+        self,
+        path: str,
+        response: httpx.Response,
+        write: Callable[[bytes], object],
+        on_chunk: Callable[[bytes], object] | None,
+    ) -> None:
+        """Write the body with ``write``; ServiceUnreachableError when it is shorter than its
+        ``Content-Length`` (httpx errors midway propagate to the caller)."""
+        received = 0
+        async for chunk in response.aiter_bytes(_CHUNK):
+            write(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk)
+            received += len(chunk)
+        expected = response.headers.get("content-length")
+        encoded = "content-encoding" in response.headers
+        if expected and expected.isdigit() and not encoded and int(expected) != received:
+            raise ServiceUnreachableError(
+                f"download of {path} from the {self.name} service was cut short "
+                f"({received} of {expected} bytes)",
+                url=self.base_url + path,
+            )
+
+    async def _stream_to_stdout(
+        self, path: str, response: httpx.Response, on_chunk: Callable[[bytes], object] | None
+    ) -> None:
+        import sys
+
+        sys.stdout.flush()  # text already printed goes first
+        out = sys.stdout.buffer
+        await self._stream(path, response, out.write, on_chunk)
+        out.flush()
+
+    async def _stream_in_place(
+        self,
+        path: str,
+        response: httpx.Response,
+        dest: Path,
+        on_chunk: Callable[[bytes], object] | None,
+    ) -> None:
+        fd = await _open_in_place(dest)
+        with os.fdopen(fd, "wb") as fh:
+            await self._stream(path, response, fh.write, on_chunk)
+            fh.flush()
 
     def _interrupted(self, path: str, exc: BaseException) -> TransportError:
         import httpx
@@ -641,7 +795,96 @@ class ServiceTransport:
                 request_sent=True,
             )
         return ServiceUnreachableError(
-            f"download of {path} from the {self.name} service was interrupted ({_reason(exc)})",
+            f"download of {path} from the {self.name} service was interrupted "
+            f"({_reason(exc, self._host())})",
             url=self.base_url + path,
             request_sent=True,
         )
+
+
+# --- download destinations ------------------------------------------------------------------
+
+DestinationKind = Literal["stdout", "in-place", "atomic"]
+
+#: Names of standard output besides ``-``.
+_STDOUT_NAMES: Final = frozenset({"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
+#: Folders where a download never creates or renames a file, only writes into one that exists.
+_SYSTEM_FOLDERS: Final = ("/dev/", "/proc/", "/sys/")
+
+
+def destination_kind(dest: Path) -> DestinationKind:
+    """How a download writes ``dest``: to standard output (``-``, ``/dev/stdout``), in place (an
+    existing file that is not a regular file or folder, e.g. a device or FIFO, or any path in
+    ``/dev``, ``/proc`` or ``/sys``), or atomically through a temp file renamed over it."""
+    if str(dest) == "-":
+        return "stdout"
+    absolute = os.path.normpath(dest.absolute())
+    if absolute in _STDOUT_NAMES:
+        return "stdout"
+    if absolute.startswith(_SYSTEM_FOLDERS):
+        return "in-place"
+    try:
+        mode = dest.stat().st_mode
+    except OSError:
+        return "atomic"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return "atomic"
+    return "in-place"
+
+
+def writes_to_stdout(dest: Path) -> bool:
+    """Whether a download to ``dest`` ends up on this process's standard output."""
+    if destination_kind(dest) == "stdout":
+        return True
+    try:
+        here, there = os.fstat(1), dest.stat()
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino) and not stat.S_ISREG(
+        there.st_mode
+    )
+
+
+def _final_target(dest: Path) -> Path:
+    """The file an atomic download replaces: ``dest`` with symlinks followed (so the link stays
+    and its target gets the content); InvalidInputError for a symlink loop."""
+    target = Path(os.path.realpath(dest))
+    if target.is_symlink():
+        raise InvalidInputError(f"cannot write {dest}: it is a symlink loop")
+    return target
+
+
+async def _open_in_place(dest: Path) -> int:
+    """A write descriptor on the existing file ``dest``, never creating or truncating anything
+    but a regular file. A FIFO is waited for (cancellably) until a reader opens it."""
+    import asyncio
+    import errno
+
+    flags = os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        try:
+            fd = os.open(dest, flags)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: a FIFO nobody reads yet
+                raise
+            await asyncio.sleep(0.05)
+    try:
+        os.set_blocking(fd, True)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

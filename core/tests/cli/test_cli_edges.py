@@ -88,8 +88,10 @@ def test_effective_settings_describe_the_stored_token(
     assert stored["stored"] is True
     assert stored["username"] == "admin"
     assert stored["file"] == str(isolated / "state" / "tokens" / "default.json")
-    token = json.loads((isolated / "state" / "tokens" / "default.json").read_text())
-    assert token["access_token"] not in human.stdout + json.dumps(doc)
+    from cl_client.auth import TokenStore
+
+    token = TokenStore(isolated / "state" / "tokens").load("default")
+    assert token is not None and token not in human.stdout + json.dumps(doc)
     # a token issued by another auth server is shown as unused
     elsewhere = cl("--auth-url", "http://elsewhere:8000", "profile", "show", "--effective")
     assert "issued by another auth server: not used" in elsewhere.stdout
@@ -106,7 +108,7 @@ def test_guest_mode_history_and_cleanup_messages(
     shown = cl("admin", "guest-mode")
     assert "off (login needed)" in shown.stdout
     assert "changed by user id" in shown.stdout
-    cleaned = cl("admin", "cleanup", "--days", "365")
+    cleaned = cl("admin", "cleanup", "--days", "365", "--yes")
     assert cleaned.exit_code == 0
     assert "older than 365 day(s)" in cleaned.stderr
 

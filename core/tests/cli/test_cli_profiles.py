@@ -160,7 +160,11 @@ def test_precedence_flag_over_env_over_profile_over_default(cl: RunCl) -> None:
         "source": f"profile default_profile in {os.environ['CL_CONFIG_DIR']}/config.toml",
     }
     assert base["compute_url"] == {"value": "http://nas:8002", "source": "profile nas"}
-    assert base["mqtt_url"] == {"value": "mqtt://localhost:1883", "source": "default"}
+    # no broker configured: it is assumed on the compute host, and said so
+    assert base["mqtt_url"] == {
+        "value": "mqtt://nas:1883",
+        "source": "derived from the compute URL's host",
+    }
     assert base["auth_mode"] == {"value": "jwt", "source": "default"}
 
     env = {"CL_COMPUTE_URL": "http://env:8002", "CL_PROFILE": "other", "CL_NO_AUTH": "1"}

@@ -128,6 +128,14 @@ def test_list_forms_and_older_flat_faces_are_parsed() -> None:
             {"faces": [{"bbox": [0, 0, 1, 1], "confidence": 1, "file_path": "../../etc/x.png"}]},
             "unsafe result path",
         ),
+        (
+            {"faces": [{"bbox": [0, 0, 1, 1], "confidence": 1, "file_path": "faces//x.png"}]},
+            "unsafe result path 'faces//x.png'",
+        ),
+        (
+            {"faces": [{"bbox": [0, 0, 1, 1], "confidence": 1, "file_path": "faces/"}]},
+            "unsafe result path 'faces/'",
+        ),
     ],
 )
 def test_malformed_results_are_reported(data: JsonObject, message: str) -> None:
@@ -136,7 +144,18 @@ def test_malformed_results_are_reported(data: JsonObject, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["../x.png", "/etc/passwd", "faces/../../x", "", "faces\\..\\x.png", "C:/x.png"]
+    "path",
+    [
+        "../x.png",
+        "/etc/passwd",
+        "faces/../../x",
+        "",
+        "faces\\..\\x.png",
+        "C:/x.png",
+        "faces/",
+        "faces//x.png",
+        "./faces/x.png",
+    ],
 )
 def test_paths_that_could_escape_the_folder_are_refused(path: str) -> None:
     with pytest.raises(MalformedResponseError, match="unsafe result path"):

@@ -94,6 +94,15 @@ def test_command_bad_variant_is_one_line(cl_offline: ClRunner) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("variant", ["9" * 5000, "720:" + "9" * 5000, "1" * 10])
+def test_command_huge_variant_number_is_one_line(cl_offline: ClRunner, variant: str) -> None:
+    result = cl_offline("hls-streaming", "generate-manifest", "--variant", variant, str(VIDEO))
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: variant ") and "digits) is far too large" in line
+    assert len(line) < 200 and "Traceback" not in result.output
+
+
 def test_command_duplicate_variant_is_one_line(cl_offline: ClRunner) -> None:
     result = cl_offline(
         "hls-streaming", "generate-manifest", str(VIDEO), "-V", "480", "--variant", "480p"

@@ -113,6 +113,25 @@ def test_cli_info_and_reset(tmp_path: Path) -> None:
     assert result.exit_code != 0
 
 
+def test_reset_refuses_a_data_dir_a_running_server_holds(
+    cl_server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    data = tmp_path / "held"
+    server = cl_server_factory.start(data_dir=data)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["reset", "--data-dir", str(data), "--yes"])
+    assert refused.exit_code == 2
+    assert "a local server is running on it" in refused.output
+    assert (data / "keys").is_dir()
+    # no terminal and no --yes: nothing is deleted either
+    asked = runner.invoke(app, ["reset", "--data-dir", str(data)])
+    assert asked.exit_code == 2 and "no terminal to ask on — pass --yes" in asked.output
+    server.stop()
+    done = runner.invoke(app, ["reset", "--data-dir", str(data), "--yes"])
+    assert done.exit_code == 0, done.output
+    assert not data.exists()
+
+
 def _start_cli(
     args: list[str], env: dict[str, str]
 ) -> tuple[subprocess.Popen[str], dict[str, str]]:

@@ -107,6 +107,31 @@ def test_create_list_get_update_login_delete(
     assert alice.login("alice", "second-pass").exit_code == 3
 
 
+def test_demoting_deactivating_or_deleting_yourself_needs_allow_self(
+    cl_server_jwt: LocalServer, admin: Identity, identity: MakeIdentity
+) -> None:
+    me = user_named(admin.json("user", "list"), "admin")
+    for args in (["--no-admin"], ["--inactive"], ["--no-admin", "--inactive"]):
+        refused = admin("user", "update", str(me["id"]), *args)
+        assert refused.exit_code == 2, refused.output
+        [line] = error_lines(refused)
+        assert "refusing to" in line and "is admin, the user logged in" in line
+        assert "--allow-self" in line
+    refused = admin("user", "delete", str(me["id"]), "--yes")
+    assert refused.exit_code == 2
+    assert "refusing to delete your own account" in error_lines(refused)[0]
+    after = admin.json("user", "get", str(me["id"]))
+    assert after == me  # nothing changed: still the only admin, still active
+    # another user is no reason to refuse, and with the flag it is done
+    carol_id = create(admin, "carol", "carol-pass", "--admin")["id"]
+    carol = identity(cl_server_jwt, "carol")
+    assert carol.login("carol", "carol-pass").exit_code == 0
+    demoted = carol.json("user", "update", str(carol_id), "--no-admin", "--allow-self")
+    assert isinstance(demoted, dict) and demoted["is_admin"] is False
+    assert admin("user", "update", str(carol_id), "--inactive").exit_code == 0
+    assert admin("user", "delete", str(carol_id), "--yes").exit_code == 0
+
+
 def test_an_ordinary_user_is_told_admin_rights_are_needed(
     cl_server_jwt: LocalServer, admin: Identity, identity: MakeIdentity
 ) -> None:
@@ -238,12 +263,16 @@ def test_commands_use_and_refresh_the_stored_session(
     admin = identity(server, "admin")
     assert server.info.admin_password is not None
     assert admin.login(server.info.admin_username, server.info.admin_password).exit_code == 0
+    from cl_client.auth import TokenStore
+
     token_file = next(identity_state(admin).glob("tokens/*.json"))
-    before = json.loads(token_file.read_text())["access_token"]
+    store = TokenStore(token_file.parent)
+    before = store.load(token_file.stem, server.info.auth_url)
+    assert before is not None
 
     assert user_named(admin.json("user", "list"), "admin")["is_admin"] is True
-    after = json.loads(token_file.read_text())["access_token"]
-    assert after != before
+    after = store.load(token_file.stem, server.info.auth_url)
+    assert after is not None and after != before
 
 
 def identity_state(who: Identity) -> Path:

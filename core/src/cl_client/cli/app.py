@@ -8,7 +8,8 @@ module imports only Typer and the standard library.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Final, cast
+from collections.abc import Callable
+from typing import Annotated, Final, TextIO, cast
 
 import typer
 from typer.models import OptionInfo
@@ -26,7 +27,7 @@ BUILTIN_COMMANDS: Final[tuple[CommandSpec, ...]] = (
     CommandSpec(
         "profile",
         f"{_CMDS}.profile:app",
-        "Manage connection profiles: list, show, add, set, use, remove.",
+        "Manage connection profiles: list, show, get, add, set, unset, use, remove.",
         SETUP,
     ),
     CommandSpec(
@@ -88,6 +89,7 @@ EXIT_CODES: Final = (
     ("4", "not found (job, file, user)"),
     ("5", "server or network error (unreachable, timeout, no worker)"),
     ("130", "interrupted (Ctrl-C); submitted jobs keep running on the server"),
+    ("141", "standard output was closed early (e.g. `cl ... | head -1`); output stopped quietly"),
 )
 
 ENVIRONMENT: Final = (
@@ -221,6 +223,7 @@ def root(
 ) -> None:
     if verbose or "logging" in sys.modules:
         _debug_logging(verbose)
+    _show_config_warnings(no_color=no_color)
     set_globals(
         ctx,
         GlobalOptions(
@@ -238,6 +241,51 @@ def root(
             capability_check=not no_capability_check,
         ),
     )
+
+
+class _ConfigWarnings:
+    """Shows each ConfigWarning of one run once, as ``warning: …`` on stderr; other warnings
+    keep Python's own display."""
+
+    def __init__(self, fallback: Callable[..., None]) -> None:
+        self.fallback = fallback
+        self.no_color = False
+        self.seen: set[str] = set()
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        from cl_client.cli.output import Output
+        from cl_client.errors import ConfigWarning
+
+        if not issubclass(category, ConfigWarning):
+            self.fallback(message, category, filename, lineno, file, line)
+            return
+        text = str(message)
+        if text not in self.seen:
+            self.seen.add(text)
+            Output(no_color=self.no_color).warn(text)
+
+
+def _show_config_warnings(*, no_color: bool) -> None:
+    import warnings
+
+    from cl_client.errors import ConfigWarning
+
+    shower = warnings.showwarning
+    if not isinstance(shower, _ConfigWarnings):
+        shower = _ConfigWarnings(shower)
+        warnings.showwarning = shower
+    shower.no_color = no_color
+    shower.seen.clear()  # a new run (tests run many in one process)
+    # "always": the registry of "default" would hide a repeat in the next run of this process.
+    warnings.simplefilter("always", ConfigWarning)
 
 
 def _debug_logging(enabled: bool) -> None:

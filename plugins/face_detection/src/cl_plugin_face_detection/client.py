@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final, cast
 
-from cl_client.errors import InvalidInputError, MalformedResponseError
+from cl_client.errors import InvalidInputError, MalformedResponseError, UnsafeResultPathError
 from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult, check_float_range
-from cl_client.transport import safe_join
+from cl_client.transport import check_result_path, safe_join
 
 #: Where the worker writes the detections when the job record does not say (it always does).
 RESULT_FILE: Final = "output/face_detection.json"
@@ -225,18 +225,12 @@ def _prepare_folder(dest: Path) -> None:
 
 
 def safe_relative_parts(file_path: str) -> tuple[str, ...]:
-    """The parts of a server-named relative path; MalformedResponseError if it could leave the
-    destination folder (absolute, ``..``, backslashes, empty)."""
-    pure = PurePosixPath(file_path)
-    parts = pure.parts
-    if (
-        not parts
-        or pure.is_absolute()
-        or "\\" in file_path
-        or any(part in ("..", ".", "") for part in parts)
-        or ":" in parts[0]
-    ):
-        raise MalformedResponseError(f"the server named an unsafe result path {file_path!r}")
+    """The parts of a server-named relative path; UnsafeResultPathError (a
+    MalformedResponseError) if it could leave the destination folder (absolute, ``..``, empty
+    segments such as ``faces/`` or ``faces//x.png``, backslashes, a drive letter)."""
+    parts = check_result_path(file_path).parts
+    if ":" in parts[0]:
+        raise UnsafeResultPathError(file_path, "it starts with a drive letter")
     return parts
 
 

@@ -77,6 +77,13 @@ def parse_variant(text: str) -> HlsVariant:
             f"variant {text!r} is not HEIGHT[:KBITS] (e.g. 720:3500, 480, auto:800)"
         )
     height, bitrate = match.group(1), match.group(2)
+    # Far past any real height or bitrate, and short of int()'s 4300-digit limit.
+    for part, what in ((height, "height"), (bitrate, "bitrate")):
+        if part is not None and len(part) > 9:
+            raise InvalidInputError(
+                f"variant {what} {part[:12]}… ({len(part)} digits) is far too large "
+                "(e.g. 720:3500, 480, auto:800)"
+            )
     variant = HlsVariant(
         resolution=None if height.lower() == "auto" else int(height),
         bitrate=None if bitrate is None or bitrate.lower() == "auto" else int(bitrate),

@@ -250,14 +250,45 @@ def reset(
     data_dir: DataDirOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete all server data: keys (every issued token stops working), users and jobs."""
+    """Delete all server data: keys (every issued token stops working), users and jobs.
+
+    Asks first on a terminal (--yes otherwise), and refuses while a server runs on the folder."""
+    import fcntl
+    import os
+    import sys
+
+    from cl_local_server.server import LOCK_FILE
+
     folder = _data_dir(data_dir)
     if not folder.exists():
         typer.echo(f"nothing to delete: {folder} does not exist")
         return
     if not yes:
-        typer.confirm(f"Delete {folder} and everything in it?", abort=True)
-    shutil.rmtree(folder)
+        if not sys.stdin.isatty():
+            typer.echo(
+                f"error: refusing to delete {folder}: no terminal to ask on — pass --yes",
+                err=True,
+            )
+            raise typer.Exit(2)
+        if not typer.confirm(f"Delete {folder} and everything in it?", default=False, err=True):
+            typer.echo("cancelled: nothing was deleted", err=True)
+            return
+    # The server's own lock: held while one runs on the folder, and by us while deleting it, so
+    # no server can start on a half-deleted folder.
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            typer.echo(
+                f"error: refusing to delete {folder}: a local server is running on it — stop "
+                "it first",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+        shutil.rmtree(folder)
+    finally:
+        os.close(fd)
     typer.echo(f"deleted {folder}")
 
 

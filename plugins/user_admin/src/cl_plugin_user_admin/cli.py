@@ -40,6 +40,14 @@ app = typer.Typer(
 
 UserId = Annotated[int, typer.Argument(metavar="ID", min=1, help="The user's numeric id.")]
 JsonOutput = Annotated[bool, json_option()]
+AllowSelf = Annotated[
+    bool,
+    typer.Option(
+        "--allow-self",
+        help="Allow acting on your own account (removing your admin rights, deactivating or "
+        "deleting yourself), which can lock every admin out.",
+    ),
+]
 PasswordStdin = Annotated[
     bool,
     typer.Option(
@@ -161,6 +169,7 @@ def update(
             help="Set the active flag. The server stores it but does not enforce it.",
         ),
     ] = None,
+    allow_self: AllowSelf = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Change a user. --permission replaces the whole list; what is not given stays as it is."""
@@ -184,7 +193,12 @@ def update(
             else None
         )
         return await users.update_user(
-            user_id, password=password, permissions=permissions, is_admin=admin, is_active=active
+            user_id,
+            password=password,
+            permissions=permissions,
+            is_admin=admin,
+            is_active=active,
+            allow_self=allow_self,
         )
 
     user = run_async(ctx, go)
@@ -206,6 +220,7 @@ def delete(
     ctx: typer.Context,
     user_id: UserId,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    allow_self: AllowSelf = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Delete a user (asks first unless --yes). Their tokens work on compute until they expire."""
@@ -221,7 +236,7 @@ def delete(
         user = await users.get_user(user_id)
         if not yes and not _confirm(f"Delete user {user.id} ({user.username})?"):
             return user, False
-        await users.delete_user(user.id)
+        await users.delete_user(user.id, allow_self=allow_self)
         return user, True
 
     user, deleted = run_async(ctx, go)

@@ -142,10 +142,13 @@ class UserAdminClient:
         permissions: Sequence[str] | None = None,
         is_admin: bool | None = None,
         is_active: bool | None = None,
+        allow_self: bool = False,
     ) -> User:
         """Change the given fields; ``None`` leaves a field as it is.
 
         ``permissions`` replaces the whole list; it cannot be empty (the server ignores that, B9).
+        Removing your own admin rights or deactivating your own account (which can leave the
+        server without an admin) is refused unless ``allow_self``.
         """
         check_user_id(user_id)
         if password is None and permissions is None and is_admin is None and is_active is None:
@@ -155,6 +158,9 @@ class UserAdminClient:
         if password is not None:
             check_password(password)
         perms = None if permissions is None else check_update_permissions(permissions)
+        if (is_admin is False or is_active is False) and not allow_self:
+            what = "remove your own admin rights" if is_admin is False else "deactivate yourself"
+            await self._refuse_self(user_id, what)
         with _user_errors(user_id=user_id):
             return await self.auth.update_user(
                 user_id,
@@ -164,10 +170,24 @@ class UserAdminClient:
                 is_active=is_active,
             )
 
-    async def delete_user(self, user_id: int) -> None:
+    async def delete_user(self, user_id: int, *, allow_self: bool = False) -> None:
+        """Delete a user; deleting your own account is refused unless ``allow_self``."""
         check_user_id(user_id)
+        if not allow_self:
+            await self._refuse_self(user_id, "delete your own account")
         with _user_errors(user_id=user_id):
             await self.auth.delete_user(user_id)
+
+    async def _refuse_self(self, user_id: int, what: str) -> None:
+        """InvalidInputError when ``user_id`` is the logged-in user: a lone admin who demotes,
+        deactivates or deletes themselves locks every admin out."""
+        with _user_errors():
+            me = await self.auth.me()
+        if me.id == user_id:
+            raise InvalidInputError(
+                f"refusing to {what} (user {user_id} is {me.username}, the user logged in): "
+                "it can leave the server without an admin — pass --allow-self if you mean it"
+            )
 
 
 # --- checks shared with the command line -----------------------------------------------------

@@ -136,7 +136,8 @@ def logout(ctx: typer.Context, json_output: Annotated[bool, json_option()] = Fal
     with guarded(out):
         from cl_client.auth import TokenStore
 
-        removed = TokenStore().delete(settings.profile)
+        # Only this auth server's token: the profile's tokens for other servers stay.
+        removed = TokenStore().delete(settings.profile, settings.auth_url)
     if out.json_mode:
         out.json({"profile": settings.profile, "removed": removed})
         return

@@ -113,20 +113,61 @@ def cleanup(
             metavar="N",
         ),
     ],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Delete without asking (needed off a terminal).")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show how many jobs the server holds; delete nothing."),
+    ] = False,
     json_output: Annotated[bool, json_option()] = False,
 ) -> None:
-    """Delete old jobs on the server."""
+    """Delete old jobs on the server (asks first on a terminal; --yes otherwise)."""
     out = get_output(ctx)
 
-    async def go(client: Client) -> CleanupResult:
-        return await client.compute.cleanup(days)
+    async def go(client: Client) -> tuple[StorageSize, CleanupResult | None]:
+        from cl_client.config import mask_url
 
-    _cleaned(out, run_async(ctx, go), days)
+        # The server has no job listing and cannot count in advance: its total is shown.
+        size = await client.compute.storage_size()
+        if dry_run:
+            return size, None
+        where = mask_url(client.settings.compute_url)
+        question = (
+            f"Delete every job older than {days} day(s) on {where}? The server holds "
+            f"{size.job_count} job(s), {format_bytes(size.total_size)} in all."
+        )
+        if not out.confirm(question, yes=yes, refusal=f"refusing to delete jobs on {where}"):
+            return size, None
+        return size, await client.compute.cleanup(days)
+
+    size, result = run_async(ctx, go)
+    _cleaned(out, size, result, days, dry_run=dry_run)
 
 
-def _cleaned(out: Output, result: CleanupResult, days: int) -> None:
+def _cleaned(
+    out: Output, size: StorageSize, result: CleanupResult | None, days: int, *, dry_run: bool
+) -> None:
     if out.json_mode:
-        out.json(result.to_dict())
+        deleted = result.to_dict() if result is not None else {"deleted_count": 0, "freed_space": 0}
+        out.json(
+            {
+                **deleted,
+                "days": days,
+                "dry_run": dry_run,
+                "cancelled": result is None and not dry_run,
+                "storage_before": size.to_dict(),
+            }
+        )
+        return
+    if dry_run:
+        out.result(
+            f"would delete the jobs older than {days} day(s); the server cannot count them in "
+            f"advance — it holds {size.job_count} job(s), {format_bytes(size.total_size)} in all"
+        )
+        return
+    if result is None:
+        out.info("cancelled: no job was deleted")
         return
     out.success(
         f"deleted {result.deleted_count} job folder(s) older than {days} day(s), freed "

@@ -387,7 +387,11 @@ def download(
     dest: Annotated[
         str | None,
         typer.Argument(
-            help="File to write, or a folder to write into (an existing one, or ending in '/').",
+            help=(
+                "File to write, a folder to write into (an existing one, or ending in '/'), or "
+                "'-' for standard output. A symlink is followed; a device or FIFO is written "
+                "in place."
+            ),
             metavar="DEST",
             show_default=False,
         ),
@@ -402,6 +406,8 @@ def download(
     json_output: Annotated[bool, json_option()] = False,
 ) -> None:
     """Download one file of a job, or with --all every result file (keeping their paths)."""
+    from cl_client.transport import writes_to_stdout
+
     out = get_output(ctx)
     if all_files:
         if dest is not None:
@@ -424,11 +430,11 @@ def download(
 
             return list(await asyncio.gather(*(one(p) for p in remote)))
 
-        saved = run_async(ctx, go_all)
+        saved_all = run_async(ctx, go_all)
         if out.json_mode:
-            out.json({"job_id": job_id, "downloaded": [str(p) for p in saved]})
+            out.json({"job_id": job_id, "downloaded": [str(p) for p in saved_all]})
         else:
-            for path in saved:
+            for path in saved_all:
                 out.result(str(path))
         return
     if file_path is None:
@@ -437,21 +443,36 @@ def download(
     remote_path = file_path
     given = dest or "."
     target = Path(given)
-
     if given.endswith(("/", os.sep)):
         # A trailing slash means a folder, even one that does not exist yet.
         target = target / remote_path.rsplit("/", 1)[-1]
+    to_stdout = writes_to_stdout(target)
+    if to_stdout and out.json_mode:
+        from cl_client.cli.runner import fail
+        from cl_client.errors import InvalidInputError
+
+        fail(out, InvalidInputError("--json and a download to standard output both need stdout"))
 
     async def go(client: Client) -> Path:
-        return await client.compute.download(job_id, remote_path, target)
+        from cl_client.cli.output import stdout_closed
 
-    _downloaded(out, job_id, remote_path, run_async(ctx, go))
+        try:
+            return await client.compute.download(job_id, remote_path, target)
+        except BrokenPipeError:
+            if not to_stdout:
+                raise
+            stdout_closed()
+
+    saved = run_async(ctx, go)
+    _downloaded(out, job_id, remote_path, saved, to_stdout=to_stdout)
 
 
-def _downloaded(out: Output, job_id: str, file_path: str, saved: Path) -> None:
+def _downloaded(
+    out: Output, job_id: str, file_path: str, saved: Path, *, to_stdout: bool = False
+) -> None:
     if out.json_mode:
         out.json({"job_id": job_id, "file_path": file_path, "downloaded": [str(saved)]})
-    else:
+    elif not to_stdout:  # on stdout the content is the output
         out.result(str(saved))
 
 

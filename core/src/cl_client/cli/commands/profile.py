@@ -53,11 +53,18 @@ def _builtins() -> dict[str, Profile]:
 
 
 def _profile_dict(profile: Profile) -> dict[str, object]:
+    """The profile's set keys, as JSON; a password in a URL is masked (JSON output of config
+    never holds a secret)."""
     import msgspec
+
+    from cl_client.config import mask_url
 
     data = msgspec.to_builtins(profile)
     assert isinstance(data, dict)
-    return {str(k): v for k, v in data.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return {
+        str(k): mask_url(v) if isinstance(v, str) and str(k).endswith("_url") else v  # pyright: ignore[reportUnknownArgumentType]
+        for k, v in data.items()  # pyright: ignore[reportUnknownVariableType]
+    }
 
 
 def _current_name(ctx: typer.Context, store: ConfigStore) -> str:
@@ -82,24 +89,32 @@ def list_profiles(ctx: typer.Context, json_output: Annotated[bool, json_option()
     """List the profiles of the config file and those offered by plugins."""
     out = get_output(ctx)
     with guarded(out):
+        from cl_client.config import warn_ignored
+
         store = _store()
-        config = store.load()
+        report = store.read()
+        warn_ignored(report)
+        config = report.config
         builtins = _builtins()
         current = _current_name(ctx, store)
-        names = list(config.profiles) + [n for n in builtins if n not in config.profiles]
+        in_file = [*config.profiles, *report.problems]
+        names = in_file + [n for n in builtins if n not in in_file]
         rows: list[dict[str, object]] = []
         for name in names:
-            in_file = name in config.profiles
-            profile = config.profiles[name] if in_file else builtins[name]
-            rows.append(
-                {
-                    "name": name,
-                    "source": "file" if in_file else "built-in",
-                    "default": name == config.default_profile,
-                    "active": name == current,
-                    **_profile_dict(profile),
-                }
-            )
+            row: dict[str, object] = {
+                "name": name,
+                "source": "file" if name in in_file else "built-in",
+                "default": name == config.default_profile,
+                "active": name == current,
+            }
+            if name in report.problems:
+                # Listed, not fatal: `cl profile set/unset/remove` repair it.
+                row["problem"] = report.problems[name]
+                out.warn(report.problems[name])
+            else:
+                profile = config.profiles[name] if name in config.profiles else builtins[name]
+                row.update(_profile_dict(profile))
+            rows.append(row)
     if out.json_mode:
         out.json(rows)
         return
@@ -120,7 +135,11 @@ def list_profiles(ctx: typer.Context, json_output: Annotated[bool, json_option()
                 r.get("mqtt_url"),
                 r.get("auth_mode"),
                 r.get("username"),
-                f"{r['source']} (launcher {r['launcher']})" if r.get("launcher") else r["source"],
+                "unusable, see the warning"
+                if "problem" in r
+                else f"{r['source']} (launcher {r['launcher']})"
+                if r.get("launcher")
+                else r["source"],
             ]
             for r in rows
         ],
@@ -135,26 +154,35 @@ def _secret_text(settings: Settings, name: str, source: Source | None) -> str:
 
 
 def _stored_token_text(settings: Settings) -> tuple[str, dict[str, object]]:
+    """The token the profile keeps for its auth server, and those of other auth servers."""
     from cl_client.auth import TokenStore, token_expiry
+    from cl_client.config import mask_url
 
     store = TokenStore()
-    record = store.load_record(settings.profile)
+    records = store.records(settings.profile)
+    others = [
+        mask_url(url or "an unknown auth server") for url in records if url != settings.auth_url
+    ]
+    record = records.get(settings.auth_url)
+    info: dict[str, object] = {"stored": record is not None, "other_auth_urls": others}
     if record is None:
-        return "none", {"stored": False}
-    info: dict[str, object] = {
-        "stored": True,
+        text = "none"
+        if others:
+            text += f" (kept for {', '.join(others)}: issued by another auth server: not used)"
+        return text, info
+    expiry = token_expiry(record.access_token)
+    info |= {
         "file": str(store.path_for(settings.profile)),
         "username": record.username,
-        "auth_url": record.auth_url,
+        "auth_url": mask_url(settings.auth_url),
+        "expires_at": expiry,
     }
-    expiry = token_expiry(record.access_token)
-    info["expires_at"] = expiry
-    text = f"for {record.username or '?'} from {record.auth_url or '?'}"
+    text = f"for {record.username or '?'} from {settings.auth_url}"
     if expiry is not None:
         left = expiry - time.time()
         text += f", expires {_when(expiry)}" if left > 0 else ", expired"
-    if record.auth_url and record.auth_url != settings.auth_url:
-        text += " (issued by another auth server: not used)"
+    if others:
+        text += f"; also kept for {', '.join(others)}"
     return text, info
 
 
@@ -169,7 +197,7 @@ def _when(epoch: float) -> str:
 
 
 def _show_effective(ctx: typer.Context) -> None:
-    from cl_client.config import resolve_settings
+    from cl_client.config import mask_url, resolve_settings
 
     out = get_output(ctx)
     with guarded(out):
@@ -185,6 +213,8 @@ def _show_effective(ctx: typer.Context) -> None:
             values[name] = {"set": getattr(settings, name) is not None, "source": src}
         else:
             shown = getattr(settings, name)
+            if isinstance(shown, str) and name.endswith("_url"):
+                shown = mask_url(shown)
             values[name] = {"value": shown, "source": src}
             shown = f"{'-' if shown is None else shown}  ({src})"
         rows.append((name, shown))
@@ -227,12 +257,16 @@ def show(
         return
     out = get_output(ctx)
     with guarded(out):
-        from cl_client.config import DEFAULT_PROFILE, Profile
+        from cl_client.config import DEFAULT_PROFILE, Profile, warn_ignored
         from cl_client.errors import ConfigError
 
         store = _store()
-        config = store.load()
+        report = store.read()
+        warn_ignored(report)
+        config = report.config
         chosen = name or _current_name(ctx, store)
+        if chosen in report.problems:
+            raise ConfigError(report.problems[chosen])
         if chosen in config.profiles:
             profile, source = config.profiles[chosen], f"file {store.path}"
         elif chosen in (builtins := _builtins()):
@@ -338,6 +372,52 @@ def set_value(
     out.success(f"profile {name!r}: {_key(key)} = {getattr(updated, _key(key))}")
 
 
+@app.command("get")
+def get_value(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Profile to read (from the file or built-in).")],
+    key: Annotated[str, typer.Argument(help="The key, e.g. compute_url or timeout.")],
+    json_output: Annotated[bool, json_option()] = False,
+) -> None:
+    """Print one stored value of a profile (exit 4 when the key is not set there).
+
+    The value as written in the profile, even in one that fails the checks; what a command would
+    actually use is `cl profile show --effective`.
+    """
+    out = get_output(ctx)
+    with guarded(out):
+        from cl_client.config import PROFILE_KEYS, mask_url
+        from cl_client.errors import ConfigError
+
+        store = _store()
+        field = _key(key)
+        builtins = _builtins()
+        if field not in PROFILE_KEYS:
+            store.raw_value(name, field)  # the unknown-key error, with the known keys
+        try:
+            value = store.raw_value(name, field)
+        except ConfigError:
+            if name not in builtins:
+                raise
+            value = getattr(builtins[name], field)
+        if isinstance(value, str) and field.endswith("_url"):
+            value = mask_url(value)
+    if value is None:
+        from cl_client.errors import EXIT_NOT_FOUND
+
+        out.error(
+            f"profile {name!r} has no {field} set (the default applies: "
+            "`cl profile show --effective`)"
+        )
+        raise typer.Exit(EXIT_NOT_FOUND)
+    if out.json_mode:
+        out.json({"name": name, "key": field, "value": value})
+    elif isinstance(value, bool):
+        out.result("true" if value else "false")
+    else:
+        out.result(f"{value:g}" if isinstance(value, float) else str(value))
+
+
 @app.command("unset")
 def unset_value(
     ctx: typer.Context,
@@ -381,9 +461,11 @@ def remove(
     out = get_output(ctx)
     with guarded(out):
         from cl_client.auth import TokenStore
+        from cl_client.config import check_profile_name_message
 
         _store().remove(name)
-        token_removed = TokenStore().delete(name)
+        # A name that is not a valid profile name never had a token file.
+        token_removed = not check_profile_name_message(name) and TokenStore().delete(name)
     if out.json_mode:
         out.json({"name": name, "removed": True, "token_removed": token_removed})
         return
