@@ -217,6 +217,24 @@ def distribution_version(name: str, path: Sequence[str] | None = None) -> str | 
     return None
 
 
+def installer_of(entry: EntryPointInfo) -> str | None:
+    """The tool that installed the entry point's distribution (``uv``, ``pip``), when recorded."""
+    try:
+        return (entry.path / "INSTALLER").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def uninstall_hint(entry: EntryPointInfo) -> str:
+    """How to remove the distribution, with the tool that installed it."""
+    installer = installer_of(entry)
+    if installer == "uv":
+        return f"`uv pip uninstall {entry.distribution}`"
+    if installer == "pip":
+        return f"`pip uninstall {entry.distribution}`"
+    return f"`uv pip uninstall {entry.distribution}` (or `pip uninstall {entry.distribution}`)"
+
+
 def _disabled_names(env: Mapping[str, str]) -> set[str]:
     return {n.strip() for n in env.get(ENV_DISABLE, "").split(",") if n.strip()}
 

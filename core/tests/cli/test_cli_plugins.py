@@ -192,7 +192,7 @@ def test_autoload_off_loads_no_plugin(cl: RunCl) -> None:
     assert "no plugins installed" in cl("plugins", env=off).stderr
     missing = cl("server", "--help", env=off)
     assert missing.exit_code == 2
-    assert "No such command 'server'" in missing.stderr
+    assert "error: no such command 'server'" in missing.stderr
 
 
 def test_a_command_name_claimed_twice_keeps_the_first_and_reports_the_second(
