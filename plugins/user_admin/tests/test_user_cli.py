@@ -27,7 +27,7 @@ def create(admin: Identity, username: str, password: str, *options: str) -> dict
 def test_create_list_get_update_login_delete(
     cl_server_jwt: LocalServer, admin: Identity, identity: MakeIdentity
 ) -> None:
-    created = create(admin, "alice", "first-pass", "-p", "ai_inference_support")
+    created = create(admin, "alice", "first-pass", "--permission", "ai_inference_support")
     assert created["username"] == "alice"
     assert created["is_admin"] is False
     assert created["is_active"] is True
@@ -67,7 +67,7 @@ def test_create_list_get_update_login_delete(
         "update",
         str(alice_id),
         "--password-stdin",
-        "-p",
+        "--permission",
         "ai_inference_support,media_store_read",
         "--admin",
         "--inactive",
@@ -97,7 +97,7 @@ def test_create_list_get_update_login_delete(
 
     deleted = admin("user", "delete", str(alice_id), "--yes")
     assert deleted.exit_code == 0, deleted.stderr
-    assert deleted.stdout.strip() == f"Deleted user {alice_id} (alice)"
+    assert deleted.stdout.strip() == f"deleted user {alice_id} (alice)"
     assert "keep working on the compute service until they expire" in deleted.stderr
 
     gone = admin("user", "get", str(alice_id))
@@ -110,7 +110,7 @@ def test_create_list_get_update_login_delete(
 def test_an_ordinary_user_is_told_admin_rights_are_needed(
     cl_server_jwt: LocalServer, admin: Identity, identity: MakeIdentity
 ) -> None:
-    bob_id = create(admin, "bob", "bob-pass", "-p", "ai_inference_support")["id"]
+    bob_id = create(admin, "bob", "bob-pass", "--permission", "ai_inference_support")["id"]
     bob = identity(cl_server_jwt, "bob")
     assert bob.login("bob", "bob-pass").exit_code == 0
 
@@ -175,7 +175,7 @@ def test_a_profile_without_auth_explains_there_is_nothing_to_manage(
 
 
 def test_bad_input_is_refused_before_anything_changes(admin: Identity) -> None:
-    user_id = str(create(admin, "carol", "carol-pass", "-p", "media_store_read")["id"])
+    user_id = str(create(admin, "carol", "carol-pass", "--permission", "media_store_read")["id"])
 
     def refused(*args: str, input: str | None = None) -> str:
         result = admin("user", *args, input=input)
@@ -185,8 +185,8 @@ def test_bad_input_is_refused_before_anything_changes(admin: Identity) -> None:
         return lines[0]
 
     assert "nothing to update" in refused("update", user_id)
-    assert "cannot clear every permission" in refused("update", user_id, "-p", "")
-    assert "'none'" in refused("update", user_id, "-p", " , ")
+    assert "cannot clear every permission" in refused("update", user_id, "--permission", "")
+    assert "'none'" in refused("update", user_id, "--permission", " , ")
     assert "not both" in refused("update", user_id, "--new-password", "--password-stdin")
     assert "pipe it in with --password-stdin" in refused("update", user_id, "--new-password")
     assert "pipe it in with --password-stdin" in refused("create", "dave")
@@ -212,9 +212,9 @@ def test_unknown_permission_names_are_sent_with_a_warning(admin: Identity) -> No
         "create",
         "erin",
         "--password-stdin",
-        "-p",
+        "--permission",
         "read:jobs",
-        "-p",
+        "--permission",
         "ai_inference_support",
         "--json",
         input="erin-pass\n",
