@@ -198,7 +198,9 @@ def test_bad_input_is_refused_before_anything_changes(admin: Identity) -> None:
         f"error: refusing to delete user {user_id} without confirmation: no terminal to ask on "
         "— pass --yes"
     )
-    assert "error: --limit: 0 is below the minimum 1" in admin("user", "list", "--limit", "0").stderr
+    assert (
+        "error: --limit: 0 is below the minimum 1" in admin("user", "list", "--limit", "0").stderr
+    )
 
     unchanged = admin.json("user", "get", user_id)
     assert isinstance(unchanged, dict)
