@@ -162,7 +162,10 @@ class Output:
         if self.stdout_is_terminal:
             from rich.table import Table
 
-            table = Table(title=title, title_justify="left", header_style="bold")
+            # The title on a line of its own: as Rich's title it would wrap to the table's width.
+            if title:
+                self._write(self.stdout, title)
+            table = Table(header_style="bold")
             for col in columns:
                 table.add_column(col, overflow="fold")
             for row in cells:
@@ -187,7 +190,9 @@ class Output:
         if self.stdout_is_terminal:
             from rich.table import Table
 
-            table = Table(title=title, title_justify="left", show_header=False, box=None)
+            if title:
+                self._write(self.stdout, title)
+            table = Table(show_header=False, box=None)
             table.add_column(style="bold")
             table.add_column(overflow="fold")
             for key, value in pairs:
