@@ -161,7 +161,10 @@ def _submit(file: Path, **kwargs: object) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"confidence_threshold": 2.0}, r"^--confidence-threshold \(confidence_threshold\) must be between"),
+        (
+            {"confidence_threshold": 2.0},
+            r"^--confidence-threshold \(confidence_threshold\) must be between",
+        ),
         ({"nms_threshold": -0.5}, r"^--nms-threshold \(nms_threshold\) must be between"),
         ({"priority": 11}, "^priority must be between 0 and 10, got 11$"),
     ],
