@@ -20,6 +20,7 @@ def render_exif(
     from cl_plugin_exif.client import find_tag, is_file_tag
 
     requested = result.requested_tags
+    rows: list[tuple[str, str]] = []
     if raw:
         rows = [
             (tag, _plain(value))
@@ -27,7 +28,6 @@ def render_exif(
             if file_tags or not is_file_tag(tag)
         ]
     elif requested:
-        rows = []
         for tag in requested:
             hit = find_tag(result.raw_metadata, tag)
             rows.append((tag, "—" if hit is None else _plain(hit[1])))
