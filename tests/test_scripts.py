@@ -25,7 +25,9 @@ def _wheel(folder: Path) -> Path:
     files = {
         f"{name}.py": "VALUE = 1\n",
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: cl-extra-by-user\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
     with zipfile.ZipFile(wheel, "w") as archive:
