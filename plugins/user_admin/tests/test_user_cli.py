@@ -265,3 +265,33 @@ def test_help_says_what_the_server_does_not_enforce(admin: Identity) -> None:
         assert "permission names are not checked" in text
         for name in KNOWN_PERMISSIONS:
             assert name in text
+
+
+def test_a_user_by_name_where_an_id_is_asked(admin: Identity) -> None:
+    erin = create(admin, "erin", "erin-pass", "--permission", "media_store_read")
+    assert admin.json("user", "get", "erin") == erin
+    updated = admin.json("user", "update", "erin", "--permission", "ai_inference_support")
+    assert isinstance(updated, dict)
+    assert updated["id"] == erin["id"]
+    assert updated["permissions"] == ["ai_inference_support"]
+    missing = admin("user", "get", "nobody-here")
+    assert missing.exit_code == 4
+    assert error_lines(missing) == ["error: no user named 'nobody-here' (see `cl user list`)"]
+    gone = admin("user", "delete", "erin", "--yes")
+    assert gone.exit_code == 0, gone.stderr
+    assert gone.stdout == f"deleted user {erin['id']} (erin)\n"
+    assert admin("user", "get", str(erin["id"])).exit_code == 4
+
+
+def test_results_are_lower_case_and_p_is_the_profile(admin: Identity) -> None:
+    created = admin("user", "create", "fred", "--password-stdin", input="fred-pass\n")
+    assert created.exit_code == 0, created.stderr
+    assert created.stdout.splitlines()[0].startswith("created user ")
+    # -p is --profile everywhere, so it is not --permission here
+    wrong = admin("user", "create", "gina", "--password-stdin", "-p", "nope", input="x\n")
+    assert wrong.exit_code == 2
+    assert "profile" in wrong.stderr
+    assert "gina" not in json.dumps(admin.json("user", "list"))
+    page = admin("user", "create", "--help").stdout
+    assert "--permission NAME" in page
+    assert "-p, --permission" not in page
