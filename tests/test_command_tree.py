@@ -7,8 +7,12 @@ checked with the global options `cl` adds to it.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from cl_client.cli.app import app
@@ -116,3 +120,27 @@ def test_every_help_page_has_the_plain_style() -> None:
         if "{" in page.splitlines()[0]:
             problems.append(f"{where}: braces in {page.splitlines()[0]!r}")
     assert not problems, "\n".join(problems)
+
+
+def _complete(line: str, home: Path) -> list[str]:
+    words = line.split(" ")
+    env = {
+        **os.environ,
+        "CL_CONFIG_DIR": str(home / "config"),
+        "CL_STATE_DIR": str(home / "state"),
+        "_CL_COMPLETE": "complete_bash",
+        "COMP_WORDS": line,
+        "COMP_CWORD": str(len(words) - 1),
+    }
+    script = Path(sys.executable).parent / "cl"
+    proc = subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_choice_options_complete_their_values(tmp_path: Path) -> None:
+    assert _complete("cl hash compute x.jpg --algorithm ", tmp_path) == ["sha512", "md5"]
+    assert _complete("cl image-conversion convert x.jpg --format w", tmp_path) == ["webp"]
+    assert _complete("cl hash compute x.jpg -p loc", tmp_path) == ["local"]
