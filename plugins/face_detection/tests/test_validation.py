@@ -41,7 +41,9 @@ def _job() -> Job:
     ],
 )
 def test_thresholds_out_of_range_are_rejected(confidence: float, nms: float, name: str) -> None:
-    with pytest.raises(InvalidInputError, match=f"^{name} must be between 0.0 and 1.0"):
+    flag = "--" + name.replace("_", "-")
+    pattern = rf"^{flag} \({name}\) must be between 0.0 and 1.0"
+    with pytest.raises(InvalidInputError, match=pattern):
         validate_thresholds(confidence, nms)
 
 

@@ -37,7 +37,8 @@ def _range_text(param: TyperOption | TyperArgument) -> str | None:
     if lo is not None and hi is not None:
         return f"{_number(lo)}-{_number(hi)}"
     if lo is not None:
-        return f"at least {_number(lo)}"
+        # a tiny minimum (0.001 s) says "not zero", which is how people read it
+        return "above 0" if 0 < lo < 0.01 else f"at least {_number(lo)}"
     if hi is not None:
         return f"at most {_number(hi)}"
     return None
