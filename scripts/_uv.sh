@@ -20,3 +20,9 @@ if ! command -v uv >/dev/null 2>&1; then
     export PATH
 fi
 cd "$ROOT"
+
+# Installs the workspace's locked packages into .venv without removing anything else there: a
+# plugin a user installed into .venv stays installed (a plain `uv sync` would uninstall it).
+sync_workspace() {
+    uv sync --all-packages --locked --inexact --quiet
+}

@@ -59,3 +59,44 @@ def test_readme_library_example_logs_in_hashes_and_prints(
     token_files = list((tmp_path / "state").rglob("*.json"))
     assert token_files
     assert all(p.stat().st_mode & 0o077 == 0 for p in token_files)
+
+
+@pytest.mark.timeout(120)
+def test_readme_library_example_runs_for_a_user_who_ran_cl_login(
+    cl_server_jwt: LocalServer, tmp_path: Path
+) -> None:
+    """The commonest user: `cl login` once, no CL_PASSWORD in the environment."""
+    info = cl_server_jwt.info
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
+    env.update(cl_server_jwt.client_env())
+    env.update(
+        CL_PROFILE="default",
+        CL_CONFIG_DIR=str(tmp_path / "config"),
+        CL_STATE_DIR=str(tmp_path / "state"),
+    )
+    env.pop("CL_USERNAME", None)
+    env.pop("CL_PASSWORD", None)
+    cl = Path(sys.executable).parent / "cl"
+    login = subprocess.run(
+        [str(cl), "login", "--username", info.admin_username, "--password-stdin"],
+        input=info.admin_password + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+    script = tmp_path / "example.py"
+    script.write_text(readme_example(), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("completed ")

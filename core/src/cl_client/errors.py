@@ -200,7 +200,9 @@ class SessionExpiredError(ClError):
 
 
 class JobFailedError(ClError):
-    """A job ended in ``error`` (or ``failed``). ``job`` is the final record."""
+    """A job ended in ``error`` (or ``failed``). ``job_id`` names the job and ``error_message`` is
+    the server's reason (the record's ``error_message``, possibly None); the final record itself
+    is ``await compute.get_job(exc.job_id)``."""
 
     exit_code = EXIT_JOB_FAILED
 

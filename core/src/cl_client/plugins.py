@@ -102,6 +102,10 @@ class PluginInfo:
     conflicts: list[str] = field(default_factory=list[str])
     #: The traceback of the load error, for ``-v``.
     traceback: str | None = None
+    #: Command and task-client targets whose module cannot be found (not imported to check).
+    missing_targets: list[str] = field(default_factory=list[str])
+    #: The tool that installed the distribution (``uv``, ``pip``), when it recorded one.
+    installer: str | None = None
 
 
 # --- entry-point discovery ------------------------------------------------------------------
@@ -215,6 +219,24 @@ def distribution_version(name: str, path: Sequence[str] | None = None) -> str | 
             if _normalize(dist_name) == key:
                 return _read_metadata(Path(folder, dname))[1] or dist_version or None
     return None
+
+
+def installer_of(entry: EntryPointInfo) -> str | None:
+    """The tool that installed the entry point's distribution (``uv``, ``pip``), when recorded."""
+    try:
+        return (entry.path / "INSTALLER").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def uninstall_hint(entry: EntryPointInfo) -> str:
+    """How to remove the distribution, with the tool that installed it."""
+    installer = installer_of(entry)
+    if installer == "uv":
+        return f"`uv pip uninstall {entry.distribution}`"
+    if installer == "pip":
+        return f"`pip uninstall {entry.distribution}`"
+    return f"`uv pip uninstall {entry.distribution}` (or `pip uninstall {entry.distribution}`)"
 
 
 def _disabled_names(env: Mapping[str, str]) -> set[str]:
@@ -504,6 +526,7 @@ class PluginManager(pluggy.PluginManager):
             error = "; ".join(state.errors) if state.errors else None
             if state.blocked:
                 error = f"disabled by {ENV_DISABLE}"
+            targets = [c.target for c in state.commands] + [t.target for t in state.task_clients]
             out.append(
                 PluginInfo(
                     name=state.entry.name,
@@ -516,6 +539,8 @@ class PluginManager(pluggy.PluginManager):
                     profiles=sorted(state.profiles),
                     conflicts=list(state.conflicts),
                     traceback=state.traceback,
+                    missing_targets=[t for t in targets if not target_module_exists(t)],
+                    installer=installer_of(state.entry),
                 )
             )
         return out
@@ -621,6 +646,18 @@ def task_client(task_type: str) -> type[TaskClient[TaskResult]]:
             f"plugin {reg.plugin!r}: {reg.target} is not a cl_client.tasks.TaskClient subclass"
         )
     return cast("type[TaskClient[TaskResult]]", obj)
+
+
+def target_module_exists(target: str) -> bool:
+    """Whether the module of ``package.module:attr`` can be found, without importing it (its
+    parent packages are imported, as finding a sub-module needs them)."""
+    import importlib.util
+
+    module_name = target.partition(":")[0]
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def import_target(target: str, *, plugin: str) -> object:

@@ -77,7 +77,10 @@ def test_login_whoami_logout_cycle(
     assert doc["user"]["permissions"] == ["*"]
     assert doc["token"]["source"] == "stored"
     assert doc["token"]["expired"] is False
-    assert doc["token"]["expires_at"] > time.time() + 60
+    # integer milliseconds, like every other timestamp of `cl`'s JSON
+    expires_at = doc["token"]["expires_at"]
+    assert isinstance(expires_at, int)
+    assert (time.time() + 60) * 1000 < expires_at < (time.time() + 86400) * 1000
     assert doc["compute"] == {"reachable": True, "guest_mode": False, "error": None}
     # the token itself is never printed
     stored = _stored_token(isolated)

@@ -138,7 +138,8 @@ DUMP = sys.argv[1]
 
 def _dump() -> None:
     with open(DUMP, "w") as fh:
-        fh.write("\\n".join(sorted(sys.modules)))
+        # a module blocked with sys.modules[name] = None was not imported
+        fh.write("\\n".join(sorted(m for m, mod in sys.modules.items() if mod is not None)))
 
 atexit.register(_dump)
 sys.argv = ["cl", *sys.argv[2:]]

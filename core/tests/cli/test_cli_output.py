@@ -165,3 +165,17 @@ def test_byte_counts() -> None:
     assert format_bytes(5 * 1024 * 1024) == "5.0 MiB"
     assert format_bytes(3 * 1024**3) == "3.0 GiB"
     assert format_bytes(5 * 1024**4) == "5.0 TiB"
+
+
+def test_a_title_on_a_terminal_never_wraps_mid_phrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow table under a long title (one face found in an image): the title is one line."""
+    screen = Terminal()
+    monkeypatch.setattr("sys.stdout", screen)
+    monkeypatch.setenv("COLUMNS", "100")
+    out = Output(no_color=True)
+    out.key_values([("faces", "none found")], title="chelsea.png: 0 faces (451×300)")
+    out.table(["#", "crop"], [[0, "a.png"]], title="astronaut.png: 1 face (512×512)")
+    lines = screen.getvalue().splitlines()
+    assert lines[0] == "chelsea.png: 0 faces (451×300)"
+    assert "astronaut.png: 1 face (512×512)" in lines
+    assert not any(line.strip() in ("faces (451×300)", "face (512×512)") for line in lines)

@@ -234,12 +234,12 @@ def test_quiet_silences_messages_but_not_results(cl: RunCl) -> None:
 def test_usage_errors_exit_2(cl: RunCl) -> None:
     result = cl("--no-such-option")
     assert result.exit_code == 2
-    assert "No such option" in result.stderr
+    assert result.stderr.startswith("error: no such option: --no-such-option")
     result = cl("profile", "add")
     assert result.exit_code == 2
     result = cl("nonexistent-command")
     assert result.exit_code == 2
-    assert "No such command" in result.stderr
+    assert result.stderr.startswith("error: no such command")
 
 
 def test_an_unwritable_config_dir_is_one_line_not_a_traceback(

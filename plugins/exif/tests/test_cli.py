@@ -92,3 +92,21 @@ def test_library_client_extracts(cl_module_server: LocalServer, cl_isolated: Pat
     assert result.model == "Hasselblad 500EL"
     assert result.requested_tags == ["Make", "Model"]
     assert set(result.raw_metadata) == {"Make", "Model"}
+
+
+def test_a_text_file_is_no_metadata_not_an_empty_table(cl_run: ClRunner, tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("not an image\n")
+    result = cl_run("exif", "extract", str(note))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("note.txt: no EXIF metadata")
+    assert "field" not in result.stdout
+
+
+def test_a_video_has_no_null_date(cl_run: ClRunner) -> None:
+    result = cl_run("exif", "extract", str(MEDIA / "astronaut.mp4"))
+    assert result.exit_code == 0, result.output
+    assert "0000:00:00" not in result.stdout
+    raw = cl_run("exif", "extract", str(MEDIA / "astronaut.mp4"), "--raw")
+    assert "FileAccessDate" not in raw.stdout
+    assert "Directory" not in raw.stdout

@@ -115,8 +115,12 @@ def test_thresholds_are_sent_to_the_server(cl_run: ClRunner) -> None:
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--confidence-threshold", "1.5", "confidence_threshold must be between 0.0 and 1.0"),
-        ("--nms-threshold", "-0.2", "nms_threshold must be between 0.0 and 1.0"),
+        (
+            "--confidence-threshold",
+            "1.5",
+            "--confidence-threshold (confidence_threshold) must be between 0.0 and 1.0",
+        ),
+        ("--nms-threshold", "-0.2", "--nms-threshold (nms_threshold) must be between 0.0 and 1.0"),
     ],
 )
 def test_a_threshold_out_of_range_is_a_one_line_usage_error(

@@ -41,7 +41,9 @@ def _job() -> Job:
     ],
 )
 def test_thresholds_out_of_range_are_rejected(confidence: float, nms: float, name: str) -> None:
-    with pytest.raises(InvalidInputError, match=f"^{name} must be between 0.0 and 1.0"):
+    flag = "--" + name.replace("_", "-")
+    pattern = rf"^{flag} \({name}\) must be between 0.0 and 1.0"
+    with pytest.raises(InvalidInputError, match=pattern):
         validate_thresholds(confidence, nms)
 
 
@@ -180,8 +182,11 @@ def _submit(file: Path, **kwargs: object) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"confidence_threshold": 2.0}, "^confidence_threshold must be between"),
-        ({"nms_threshold": -0.5}, "^nms_threshold must be between"),
+        (
+            {"confidence_threshold": 2.0},
+            r"^--confidence-threshold \(confidence_threshold\) must be between",
+        ),
+        ({"nms_threshold": -0.5}, r"^--nms-threshold \(nms_threshold\) must be between"),
         ({"priority": 11}, "^priority must be between 0 and 10, got 11$"),
     ],
 )
@@ -202,7 +207,7 @@ def test_the_command_rejects_a_bad_threshold_without_contacting_the_server(
     result = cl_offline("face-detection", "detect", str(ASTRONAUT), "--confidence-threshold", "7")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "error: confidence_threshold must be between 0.0 and 1.0, got 7.0"
+        "error: --confidence-threshold (confidence_threshold) must be between 0.0 and 1.0, got 7.0"
     ]
 
 

@@ -35,6 +35,7 @@ STREAMS = [
         resolution=None,
         segments=["output/adaptive-orig-000.ts"],
         duration=4.0,
+        original=True,
     ),
 ]
 
@@ -91,6 +92,7 @@ def test_json_summarises_the_streams() -> None:
                 "resolution": [1280, 720],
                 "segments": 2,
                 "duration": 4.0,
+                "original": False,
             },
             {
                 "playlist": "output/adaptive-orig.m3u8",
@@ -98,6 +100,7 @@ def test_json_summarises_the_streams() -> None:
                 "resolution": None,
                 "segments": 1,
                 "duration": 4.0,
+                "original": True,
             },
         ],
     }

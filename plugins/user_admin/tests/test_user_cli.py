@@ -27,7 +27,7 @@ def create(admin: Identity, username: str, password: str, *options: str) -> dict
 def test_create_list_get_update_login_delete(
     cl_server_jwt: LocalServer, admin: Identity, identity: MakeIdentity
 ) -> None:
-    created = create(admin, "alice", "first-pass", "-p", "ai_inference_support")
+    created = create(admin, "alice", "first-pass", "--permission", "ai_inference_support")
     assert created["username"] == "alice"
     assert created["is_admin"] is False
     assert created["is_active"] is True
@@ -67,7 +67,7 @@ def test_create_list_get_update_login_delete(
         "update",
         str(alice_id),
         "--password-stdin",
-        "-p",
+        "--permission",
         "ai_inference_support,media_store_read",
         "--admin",
         "--inactive",
@@ -97,7 +97,7 @@ def test_create_list_get_update_login_delete(
 
     deleted = admin("user", "delete", str(alice_id), "--yes")
     assert deleted.exit_code == 0, deleted.stderr
-    assert deleted.stdout.strip() == f"Deleted user {alice_id} (alice)"
+    assert deleted.stdout.strip() == f"deleted user {alice_id} (alice)"
     assert "keep working on the compute service until they expire" in deleted.stderr
 
     gone = admin("user", "get", str(alice_id))
@@ -135,7 +135,7 @@ def test_demoting_deactivating_or_deleting_yourself_needs_allow_self(
 def test_an_ordinary_user_is_told_admin_rights_are_needed(
     cl_server_jwt: LocalServer, admin: Identity, identity: MakeIdentity
 ) -> None:
-    bob_id = create(admin, "bob", "bob-pass", "-p", "ai_inference_support")["id"]
+    bob_id = create(admin, "bob", "bob-pass", "--permission", "ai_inference_support")["id"]
     bob = identity(cl_server_jwt, "bob")
     assert bob.login("bob", "bob-pass").exit_code == 0
 
@@ -200,7 +200,7 @@ def test_a_profile_without_auth_explains_there_is_nothing_to_manage(
 
 
 def test_bad_input_is_refused_before_anything_changes(admin: Identity) -> None:
-    user_id = str(create(admin, "carol", "carol-pass", "-p", "media_store_read")["id"])
+    user_id = str(create(admin, "carol", "carol-pass", "--permission", "media_store_read")["id"])
 
     def refused(*args: str, input: str | None = None) -> str:
         result = admin("user", *args, input=input)
@@ -210,8 +210,8 @@ def test_bad_input_is_refused_before_anything_changes(admin: Identity) -> None:
         return lines[0]
 
     assert "nothing to update" in refused("update", user_id)
-    assert "cannot clear every permission" in refused("update", user_id, "-p", "")
-    assert "'none'" in refused("update", user_id, "-p", " , ")
+    assert "cannot clear every permission" in refused("update", user_id, "--permission", "")
+    assert "'none'" in refused("update", user_id, "--permission", " , ")
     assert "not both" in refused("update", user_id, "--new-password", "--password-stdin")
     assert "pipe it in with --password-stdin" in refused("update", user_id, "--new-password")
     assert "pipe it in with --password-stdin" in refused("create", "dave")
@@ -223,7 +223,9 @@ def test_bad_input_is_refused_before_anything_changes(admin: Identity) -> None:
         f"error: refusing to delete user {user_id} without confirmation: no terminal to ask on "
         "— pass --yes"
     )
-    assert "Invalid value for '--limit'" in admin("user", "list", "--limit", "0").stderr
+    assert (
+        "error: --limit: 0 is below the minimum 1" in admin("user", "list", "--limit", "0").stderr
+    )
 
     unchanged = admin.json("user", "get", user_id)
     assert isinstance(unchanged, dict)
@@ -237,9 +239,9 @@ def test_unknown_permission_names_are_sent_with_a_warning(admin: Identity) -> No
         "create",
         "erin",
         "--password-stdin",
-        "-p",
+        "--permission",
         "read:jobs",
-        "-p",
+        "--permission",
         "ai_inference_support",
         "--json",
         input="erin-pass\n",
@@ -292,3 +294,33 @@ def test_help_says_what_the_server_does_not_enforce(admin: Identity) -> None:
         assert "permission names are not checked" in text
         for name in KNOWN_PERMISSIONS:
             assert name in text
+
+
+def test_a_user_by_name_where_an_id_is_asked(admin: Identity) -> None:
+    erin = create(admin, "erin", "erin-pass", "--permission", "media_store_read")
+    assert admin.json("user", "get", "erin") == erin
+    updated = admin.json("user", "update", "erin", "--permission", "ai_inference_support")
+    assert isinstance(updated, dict)
+    assert updated["id"] == erin["id"]
+    assert updated["permissions"] == ["ai_inference_support"]
+    missing = admin("user", "get", "nobody-here")
+    assert missing.exit_code == 4
+    assert error_lines(missing) == ["error: no user named 'nobody-here' (see `cl user list`)"]
+    gone = admin("user", "delete", "erin", "--yes")
+    assert gone.exit_code == 0, gone.stderr
+    assert gone.stdout == f"deleted user {erin['id']} (erin)\n"
+    assert admin("user", "get", str(erin["id"])).exit_code == 4
+
+
+def test_results_are_lower_case_and_p_is_the_profile(admin: Identity) -> None:
+    created = admin("user", "create", "fred", "--password-stdin", input="fred-pass\n")
+    assert created.exit_code == 0, created.stderr
+    assert created.stdout.splitlines()[0].startswith("created user ")
+    # -p is --profile everywhere, so it is not --permission here
+    wrong = admin("user", "create", "gina", "--password-stdin", "-p", "nope", input="x\n")
+    assert wrong.exit_code == 2
+    assert "profile" in wrong.stderr
+    assert "gina" not in json.dumps(admin.json("user", "list"))
+    page = admin("user", "create", "--help").stdout
+    assert "--permission NAME" in page
+    assert "-p, --permission" not in page

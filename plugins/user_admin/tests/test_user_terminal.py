@@ -74,7 +74,7 @@ class Terminal:
 def test_prompts_for_passwords_without_echo_and_confirms_deletion(
     cl_server_jwt: LocalServer, admin: Identity, identity: MakeIdentity
 ) -> None:
-    term = Terminal(admin, ["user", "create", "frank", "-p", "ai_inference_support"])
+    term = Terminal(admin, ["user", "create", "frank", "--permission", "ai_inference_support"])
     term.expect("Password for frank: ")
     term.type("typo-one")
     term.expect("Repeat it: ")
@@ -85,7 +85,7 @@ def test_prompts_for_passwords_without_echo_and_confirms_deletion(
     term.expect("Repeat it: ")
     term.type("frank-secret")
     assert term.finish() == 0, term.transcript
-    assert "Created user" in term.transcript
+    assert "created user" in term.transcript
     for secret in ("typo-one", "typo-two", "frank-secret"):
         assert secret not in term.transcript
     frank_id = str(user_named(admin.json("user", "list"), "frank")["id"])
@@ -104,7 +104,9 @@ def test_prompts_for_passwords_without_echo_and_confirms_deletion(
     term = Terminal(admin, ["user", "delete", frank_id])
     term.expect(f"Delete user {frank_id} (frank)? [y/N]: ")
     term.type("n")
-    assert term.finish() == 0, term.transcript
+    # declining is cancelling: exit 130, as for every cancelled prompt
+    assert term.finish() == 130, term.transcript
+    assert "error: cancelled: user" in term.transcript
     assert "was not deleted" in term.transcript
     assert user_named(admin.json("user", "list"), "frank")
 
@@ -112,5 +114,5 @@ def test_prompts_for_passwords_without_echo_and_confirms_deletion(
     term.expect(f"Delete user {frank_id} (frank)? [y/N]: ")
     term.type("y")
     assert term.finish() == 0, term.transcript
-    assert f"Deleted user {frank_id} (frank)" in term.transcript
+    assert f"deleted user {frank_id} (frank)" in term.transcript
     assert admin("user", "get", frank_id).exit_code == 4

@@ -14,7 +14,8 @@ from typing import Annotated, Final, TextIO, cast
 import typer
 from typer.models import OptionInfo
 
-from cl_client.cli.context import GlobalOptions, set_globals
+from cl_client.cli.completion import complete_profile_names
+from cl_client.cli.context import set_root_globals
 from cl_client.cli.group import CommandSpec, RootGroup
 
 CONNECTION: Final = "Connection options"
@@ -71,6 +72,13 @@ BUILTIN_COMMANDS: Final[tuple[CommandSpec, ...]] = (
         f"{_CMDS}.jobs:capabilities",
         "Show which tasks the server's workers run, and how many are idle.",
         JOBS,
+        group=False,
+    ),
+    CommandSpec(
+        "help",
+        f"{_CMDS}.help:help_command",
+        "Help on a command or a topic: environment, exit-codes.",
+        SETUP,
         group=False,
     ),
     CommandSpec(
@@ -139,12 +147,13 @@ app = typer.Typer(
     cls=RootGroup,
     help=(
         "Client for the CL media/ML compute server: run tasks on media files, follow jobs, "
-        "manage profiles and logins. Each installed plugin adds a command group."
+        "manage profiles and logins. Each installed plugin adds a command group. Options other "
+        "than --version work after the command name too (`cl hash compute x.jpg -v`)."
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    context_settings={"max_content_width": 100},
+    context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
 
 
@@ -159,6 +168,7 @@ def root(
             help="Profile to use [env CL_PROFILE].",
             metavar="NAME",
             show_default=False,
+            autocompletion=complete_profile_names,
         ),
     ] = None,
     json_output: Annotated[
@@ -221,26 +231,8 @@ def root(
         ),
     ] = False,
 ) -> None:
-    if verbose or "logging" in sys.modules:
-        _debug_logging(verbose)
-    _show_config_warnings(no_color=no_color)
-    set_globals(
-        ctx,
-        GlobalOptions(
-            profile=profile,
-            json=json_output,
-            verbose=verbose,
-            quiet=quiet,
-            no_color=no_color,
-            auth_url=auth_url,
-            compute_url=compute_url,
-            mqtt_url=mqtt_url,
-            username=username,
-            password=password,
-            no_auth=True if no_auth else None,
-            capability_check=not no_capability_check,
-        ),
-    )
+    _show_config_warnings(no_color=bool(ctx.params.get("no_color")))
+    set_root_globals(ctx, ctx.params)
 
 
 class _ConfigWarnings:
@@ -288,28 +280,9 @@ def _show_config_warnings(*, no_color: bool) -> None:
     warnings.simplefilter("always", ConfigWarning)
 
 
-def _debug_logging(enabled: bool) -> None:
-    """With -v, the library's debug log (token refreshes, MQTT, retries) goes to stderr."""
-    import logging
-
-    class StderrHandler(logging.Handler):
-        # looks sys.stderr up per record: test runners swap it between invocations
-        def emit(self, record: logging.LogRecord) -> None:
-            sys.stderr.write(f"debug: {record.name}: {record.getMessage()}\n")
-
-    logger = logging.getLogger("cl_client")
-    ours = [h for h in logger.handlers if type(h).__name__ == "StderrHandler"]
-    if enabled:
-        if not ours:
-            logger.addHandler(StderrHandler())
-        logger.setLevel(logging.DEBUG)
-    elif ours:
-        # an earlier invocation in this process (a test runner) turned it on
-        for handler in ours:
-            logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
-
-
 def main() -> None:
     """Entry point of the ``cl`` console script."""
+    # httpx imports its own command line (Click, Rich, Pygments) whenever they are installed:
+    # about a third of a command's start. `cl` never runs it; httpx falls back to a stub `main`.
+    sys.modules.setdefault("httpx._main", None)  # pyright: ignore[reportArgumentType]
     app(prog_name="cl")

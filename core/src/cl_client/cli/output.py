@@ -230,9 +230,10 @@ class Output:
             from rich.table import Table
             from rich.text import Text
 
-            table = Table(
-                title=Text(title) if title else None, title_justify="left", header_style="bold"
-            )
+            # The title on a line of its own: as Rich's title it would wrap to the table's width.
+            if title:
+                self._write(self.stdout, title)
+            table = Table(header_style="bold")
             for col in columns:
                 table.add_column(Text(col), overflow="fold")
             for row in cells:
@@ -261,12 +262,9 @@ class Output:
             from rich.table import Table
             from rich.text import Text
 
-            table = Table(
-                title=Text(title) if title else None,
-                title_justify="left",
-                show_header=False,
-                box=None,
-            )
+            if title:
+                self._write(self.stdout, title)
+            table = Table(show_header=False, box=None)
             table.add_column(style="bold")
             table.add_column(overflow="fold")
             for key, value in rows:

@@ -163,39 +163,215 @@ class ExifClient(TaskClient[ExifResult]):
         return parse_exif_result(job, data, [] if saved is None else [saved])
 
 
+#: Where each summary field comes from when the server left it null: ExifTool tag names, the
+#: first one present wins. Servers that run ``exiftool -G`` (the January-2026 reference worker
+#: without ``tags``) send group-prefixed keys (``EXIF:Make``) and null fields.
+FIELD_TAGS: Final[dict[str, tuple[str, ...]]] = {
+    "make": ("Make",),
+    "model": ("Model",),
+    "date_time_original": ("DateTimeOriginal",),
+    "create_date": ("CreateDate",),
+    "image_width": ("ImageWidth", "ExifImageWidth"),
+    "image_height": ("ImageHeight", "ExifImageHeight"),
+    "orientation": ("Orientation",),
+    "iso": ("ISO",),
+    "f_number": ("FNumber", "Aperture"),
+    "exposure_time": ("ExposureTime", "ShutterSpeed"),
+    "focal_length": ("FocalLength",),
+    "gps_latitude": ("GPSLatitude",),
+    "gps_longitude": ("GPSLongitude",),
+    "gps_altitude": ("GPSAltitude",),
+    "software": ("Software",),
+}
+
+#: Groups preferred, in order, when a tag is in several (``Composite`` has signed GPS values).
+_GROUP_ORDER: Final = ("Composite", "EXIF", "IFD0", "ExifIFD", "GPS", "XMP", "QuickTime", "File")
+
+#: ExifTool groups about the server's copy of the file (its name, folder, dates, permissions),
+#: not about the user's file; hidden from ``--raw`` unless asked for.
+FILE_GROUPS: Final = frozenset({"File", "System", "ExifTool"})
+#: The same tags as ExifTool names them without ``-G``.
+FILE_TAGS: Final = frozenset(
+    {
+        "SourceFile",
+        "ExifToolVersion",
+        "FileName",
+        "Directory",
+        "FileSize",
+        "FileModifyDate",
+        "FileAccessDate",
+        "FileInodeChangeDate",
+        "FilePermissions",
+        "FileType",
+        "FileTypeExtension",
+        "MIMEType",
+    }
+)
+
+# EXIF's orientation values as ExifTool prints them without -n.
+_ORIENTATIONS: Final = {
+    "horizontal (normal)": 1,
+    "mirror horizontal": 2,
+    "rotate 180": 3,
+    "mirror vertical": 4,
+    "mirror horizontal and rotate 270 cw": 5,
+    "rotate 90 cw": 6,
+    "mirror horizontal and rotate 90 cw": 7,
+    "rotate 270 cw": 8,
+}
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_DMS = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*deg\s*(?:(\d+(?:\.\d+)?)'\s*)?(?:(\d+(?:\.\d+)?)\"\s*)?([NSEW])?",
+    re.IGNORECASE,
+)
+_NULL_DATE = re.compile(r"^[0:\s.+\-Z]*$")
+
+
+def split_tag(key: str) -> tuple[str | None, str]:
+    """``"EXIF:Make"`` → ``("EXIF", "Make")``; ``"Make"`` → ``(None, "Make")``."""
+    group, sep, name = key.rpartition(":")
+    return (group, name) if sep else (None, key)
+
+
+def is_file_tag(key: str) -> bool:
+    """Whether a raw key describes the server's copy of the file (File/System groups)."""
+    group, name = split_tag(key)
+    if group is not None:
+        return group.split("-", 1)[0] in FILE_GROUPS
+    return name in FILE_TAGS
+
+
+def find_tag(raw: JsonObject, name: str) -> tuple[str, object] | None:
+    """The key and value of tag ``name`` in ``raw``, plain or group-prefixed (``Make``,
+    ``EXIF:Make``); a ``Group:Tag`` name matches that group only. Case-insensitive."""
+    want_group, want = split_tag(name)
+    found: list[tuple[int, str, object]] = []
+    for key, value in raw.items():
+        group, tag = split_tag(key)
+        if tag.lower() != want.lower():
+            continue
+        if want_group is not None and (group or "").lower() != want_group.lower():
+            continue
+        family = (group or "").split("-", 1)[0]
+        rank = (
+            -1
+            if group is None
+            else (_GROUP_ORDER.index(family) if family in _GROUP_ORDER else len(_GROUP_ORDER))
+        )
+        found.append((rank, key, value))
+    if not found:
+        return None
+    _, key, value = min(found, key=lambda item: item[0])
+    return key, value
+
+
+def _from_raw(raw: JsonObject, field: str) -> object:
+    for tag in FIELD_TAGS[field]:
+        hit = find_tag(raw, tag)
+        if hit is None:
+            continue
+        key, value = hit
+        if field in ("gps_latitude", "gps_longitude", "gps_altitude"):
+            return _signed_gps(raw, key, value, tag)
+        return value
+    return None
+
+
+def _signed_gps(raw: JsonObject, key: str, value: object, tag: str) -> float | None:
+    """A GPS value in signed decimal degrees (metres for the altitude): Composite values are
+    signed already; the EXIF ones take the sign of their ``…Ref`` tag."""
+    number = _degrees(value)
+    if number is None:
+        return None
+    group, _ = split_tag(key)
+    if group == "Composite" or number < 0:
+        return number
+    ref = raw.get(f"{group}:{tag}Ref" if group else f"{tag}Ref")
+    ref_text = str(ref).strip().lower() if ref is not None else ""
+    if ref_text.startswith(("s", "w", "1", "below")):
+        return -number
+    return number
+
+
+def _degrees(value: object) -> float | None:
+    if isinstance(value, str):
+        match = _DMS.match(value)
+        if match:
+            deg, minutes, seconds, hemisphere = match.groups()
+            total = float(deg) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+            return -total if hemisphere and hemisphere.upper() in "SW" else total
+    return _number(value)
+
+
 def parse_exif_result(job: Job, data: JsonObject, downloaded: list[Path]) -> ExifResult:
-    """Build an :class:`ExifResult` from the decoded metadata file. Fields of the wrong type are
-    read as missing rather than failing the whole result."""
-    raw = data.get("raw_metadata")
+    """Build an :class:`ExifResult` from the decoded metadata file. A field the server left null
+    is read from ``raw_metadata`` (plain or group-prefixed keys, see :data:`FIELD_TAGS`); fields
+    of the wrong type are read as missing rather than failing the whole result, and a null date
+    (``0000:00:00 00:00:00``) as absent."""
+    raw_value = data.get("raw_metadata")
+    raw = cast(JsonObject, raw_value) if isinstance(raw_value, dict) else {}
+
+    def value(field: str) -> object:
+        given = data.get(field)
+        return given if given is not None else _from_raw(raw, field)
+
     return ExifResult(
         job=job,
         downloaded=downloaded,
-        make=_text(data.get("make")),
-        model=_text(data.get("model")),
-        date_time_original=_text(data.get("date_time_original")),
-        create_date=_text(data.get("create_date")),
-        image_width=_integer(data.get("image_width")),
-        image_height=_integer(data.get("image_height")),
-        orientation=_integer(data.get("orientation")),
-        iso=_integer(data.get("iso")),
-        f_number=_number(data.get("f_number")),
-        exposure_time=_text(data.get("exposure_time")),
-        focal_length=_number(data.get("focal_length")),
-        gps_latitude=_number(data.get("gps_latitude")),
-        gps_longitude=_number(data.get("gps_longitude")),
-        gps_altitude=_number(data.get("gps_altitude")),
-        software=_text(data.get("software")),
-        raw_metadata=cast(JsonObject, raw) if isinstance(raw, dict) else {},
+        make=_text(value("make")),
+        model=_text(value("model")),
+        date_time_original=_date(value("date_time_original")),
+        create_date=_date(value("create_date")),
+        image_width=_integer(value("image_width")),
+        image_height=_integer(value("image_height")),
+        orientation=_orientation(value("orientation")),
+        iso=_integer(value("iso")),
+        f_number=_number(value("f_number")),
+        exposure_time=_exposure(value("exposure_time")),
+        focal_length=_number(value("focal_length")),
+        gps_latitude=_number(value("gps_latitude")),
+        gps_longitude=_number(value("gps_longitude")),
+        gps_altitude=_number(value("gps_altitude")),
+        software=_text(value("software")),
+        raw_metadata=raw,
     )
 
 
 def _text(value: object) -> str | None:
     if isinstance(value, str):
-        return value
+        return value.strip() or None
     # ExifTool in numeric mode gives e.g. an exposure time of 0.004 instead of "1/250".
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _date(value: object) -> str | None:
+    """A date, or None for EXIF's "no date" (``0000:00:00 00:00:00``)."""
+    text = _text(value)
+    if text is None or _NULL_DATE.match(text):
+        return None
+    return text
+
+
+def _exposure(value: object) -> str | None:
+    """Shutter speed as text: ``1/250`` for fractions of a second, ``2`` or ``2.5`` otherwise."""
+    if isinstance(value, str):
+        return value.strip() or None
+    seconds = _number(value)
+    if seconds is None or seconds <= 0:
+        return None
+    if seconds < 1:
+        return f"1/{round(1 / seconds)}"
+    return f"{seconds:g}"
+
+
+def _orientation(value: object) -> int | None:
+    if isinstance(value, str):
+        named = _ORIENTATIONS.get(value.strip().lower())
+        if named is not None:
+            return named
+    return _integer(value)
 
 
 def _integer(value: object) -> int | None:
@@ -205,10 +381,17 @@ def _integer(value: object) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
     return None
 
 
 def _number(value: object) -> float | None:
+    """A number, also from ExifTool's printed form (``"50.0 mm"``, ``"2.8"``)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if isinstance(value, str):
+        match = _NUMBER.match(value.strip())
+        if match:
+            return float(match.group())
     return None

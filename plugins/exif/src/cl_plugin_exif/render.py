@@ -10,21 +10,38 @@ if TYPE_CHECKING:
     from cl_plugin_exif.client import ExifResult
 
 
-def render_exif(result: ExifResult, output: Output, *, raw: bool = False) -> None:
+def render_exif(
+    result: ExifResult, output: Output, *, raw: bool = False, file_tags: bool = False
+) -> None:
     """A table of the metadata: the summary fields the image has; with a tag filter the requested
-    tags instead; with ``raw`` every tag ExifTool reported."""
-    if result.is_empty:
-        output.result("no EXIF metadata")
-        return
+    tags instead; with ``raw`` every tag ExifTool reported, except (unless ``file_tags``) those
+    about the server's copy of the file (File and System groups). A file without any of these
+    says ``no EXIF metadata``, whatever its type."""
+    from cl_plugin_exif.client import find_tag, is_file_tag
+
     requested = result.requested_tags
+    rows: list[tuple[str, str]] = []
     if raw:
-        rows = [(tag, _plain(value)) for tag, value in result.raw_metadata.items()]
+        rows = [
+            (tag, _plain(value))
+            for tag, value in result.raw_metadata.items()
+            if file_tags or not is_file_tag(tag)
+        ]
     elif requested:
-        rows = [(tag, _plain(result.raw_metadata.get(tag, "—"))) for tag in requested]
+        for tag in requested:
+            hit = find_tag(result.raw_metadata, tag)
+            rows.append((tag, "—" if hit is None else _plain(hit[1])))
     else:
         rows = summary_rows(result)
-    rows.extend(("saved", str(path)) for path in result.downloaded)
-    output.table(("field", "value"), rows)
+    saved = [("saved", str(path)) for path in result.downloaded]
+    if rows:
+        output.table(("field", "value"), rows + saved)
+        return
+    others = sum(1 for tag in result.raw_metadata if not is_file_tag(tag))
+    more = f" ({others} other tags: --raw shows them)" if others and not raw else ""
+    output.result(f"no EXIF metadata{more}")
+    if saved:
+        output.key_values(saved)
 
 
 def summary_rows(result: ExifResult) -> list[tuple[str, str]]:

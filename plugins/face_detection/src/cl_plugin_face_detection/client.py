@@ -130,9 +130,12 @@ class FaceDetectionResult(TaskResult):
 
 
 def validate_thresholds(confidence_threshold: float, nms_threshold: float) -> None:
-    """Both thresholds must lie in [0, 1]; else InvalidInputError naming the parameter."""
-    check_float_range("confidence_threshold", confidence_threshold, 0.0, 1.0)
-    check_float_range("nms_threshold", nms_threshold, 0.0, 1.0)
+    """Both thresholds must lie in [0, 1]; else InvalidInputError naming the command line's flag
+    and the keyword argument."""
+    check_float_range(
+        "--confidence-threshold (confidence_threshold)", confidence_threshold, 0.0, 1.0
+    )
+    check_float_range("--nms-threshold (nms_threshold)", nms_threshold, 0.0, 1.0)
 
 
 class FaceDetectionClient(TaskClient[FaceDetectionResult]):

@@ -25,11 +25,11 @@ import os
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import ClassVar, Final
 
-from cl_client.errors import InvalidInputError
+from cl_client.errors import InvalidInputError, NotFoundError
 from cl_client.models import FormValue, Job, JobCreated, JsonObject
 from cl_client.tasks import ProgressCallback, TaskClient, TaskResult
 from cl_client.transport import safe_join
@@ -44,6 +44,9 @@ from cl_plugin_hls_streaming.playlist import (
 #: The folder all result files are in, and the master playlist in it.
 OUTPUT_DIR: Final = "output"
 MASTER_PLAYLIST: Final = "output/adaptive.m3u8"
+#: The playlist of the stream copy of the source (``include_original``), next to the master.
+#: The January-2026 reference server writes it without listing it in the master playlist.
+ORIGINAL_PLAYLIST: Final = "adaptive-orig.m3u8"
 #: The server's minimum bitrate in kbit/s.
 MIN_BITRATE: Final = 100
 #: Downloads in flight at once while saving the stream.
@@ -126,6 +129,8 @@ class HlsStream:
     #: The segment paths inside the job, in order (init sections first, if any).
     segments: list[str] = field(default_factory=list[str])
     duration: float = 0.0  # seconds
+    #: True for the stream copy of the source (``include_original``).
+    original: bool = False
 
 
 @dataclass(kw_only=True)
@@ -159,6 +164,7 @@ class HlsResult(TaskResult):
                     "resolution": None if s.resolution is None else list(s.resolution),
                     "segments": len(s.segments),
                     "duration": s.duration,
+                    "original": s.original,
                 }
                 for s in self.streams
             ],
@@ -241,9 +247,17 @@ class HlsStreamingClient(TaskClient[HlsResult]):
             streams.append(
                 await self._read_stream(saver, master_remote, root, None, None, master_text)
             )
+        include_original = job.params.get("include_original")
+        original_remote = posixpath.join(posixpath.dirname(master_remote), ORIGINAL_PLAYLIST)
+        listed = [s for s in streams if s.playlist == original_remote]
+        for stream in listed:
+            streams[streams.index(stream)] = replace(stream, original=True)
+        if include_original is True and not listed:
+            original = await self._read_original(saver, original_remote, root)
+            if original is not None:
+                streams.append(original)
         await saver.fetch_files([segment for stream in streams for segment in stream.segments])
 
-        include_original = job.params.get("include_original")
         return HlsResult(
             job=job,
             downloaded=saver.saved,
@@ -262,6 +276,16 @@ class HlsStreamingClient(TaskClient[HlsResult]):
             files.append(stream.playlist)
             files.extend(stream.segments)
         return list(dict.fromkeys(files))
+
+    async def _read_original(self, saver: _Saver, playlist: str, root: str) -> HlsStream | None:
+        """The original stream a server wrote but left out of the master playlist; None when
+        there is none."""
+        try:
+            text = await saver.fetch_text(playlist)
+        except NotFoundError:
+            return None
+        stream = await self._read_stream(saver, playlist, root, None, None, text)
+        return replace(stream, original=True)
 
     async def _read_stream(
         self,

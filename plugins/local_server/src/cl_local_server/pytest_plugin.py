@@ -7,7 +7,8 @@
 * ``cl_server`` — a started no-auth server with the embedded broker.
 * ``cl_server_jwt`` — a started JWT server, guest mode off, admin ``admin`` /
   :data:`ADMIN_PASSWORD`.
-* ``cl_broker`` — parametrised over :func:`available_brokers`, for running MQTT tests against each.
+* ``cl_broker`` — parametrised over every broker kind: mosquitto is a skip with its reason when
+  it is not installed.
 
 For testing ``cl`` commands (built on :mod:`cl_client.testing`):
 
@@ -244,7 +245,25 @@ def cl_server_jwt(cl_server_factory: ServerFactory) -> LocalServer:
     return cl_server_factory.start(auth_mode="jwt")
 
 
-@pytest.fixture(params=available_brokers())
+def _broker_params() -> list[object]:
+    """Every broker kind for ``cl_broker``; mosquitto when missing is a skip that says why,
+    never a test quietly left out. The external broker is opt-in (``CL_TEST_MQTT_URL``)."""
+    params: list[object] = ["embedded"]
+    params.append(
+        pytest.param(
+            "mosquitto",
+            marks=pytest.mark.skipif(
+                shutil.which("mosquitto") is None,
+                reason="mosquitto is not installed (apt-get install mosquitto; it is in /usr/sbin)",
+            ),
+        )
+    )
+    if os.environ.get(EXTERNAL_BROKER_ENV):
+        params.append("external")
+    return params
+
+
+@pytest.fixture(params=_broker_params())
 def cl_broker(request: pytest.FixtureRequest) -> BrokerKind:
     """Each available broker kind in turn; pass it to ``cl_server_factory.start(broker=...)``."""
     kind: BrokerKind = request.param

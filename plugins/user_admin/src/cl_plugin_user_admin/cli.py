@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from cl_client.cli import Output, get_output, json_option, run_async
+from cl_client.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from cl_client.client import Client
@@ -38,7 +39,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-UserId = Annotated[int, typer.Argument(metavar="ID", min=1, help="The user's numeric id.")]
+UserRef = Annotated[
+    str,
+    typer.Argument(
+        metavar="USER", help="The user's numeric id, or their username.", show_default=False
+    ),
+]
 JsonOutput = Annotated[bool, json_option()]
 AllowSelf = Annotated[
     bool,
@@ -67,7 +73,6 @@ Permissions = Annotated[
     list[str] | None,
     typer.Option(
         "--permission",
-        "-p",
         metavar="NAME",
         autocompletion=_complete_permission,
         help="A permission to grant; repeat the option or separate names with commas. "
@@ -106,7 +111,7 @@ def create(
         )
 
     user = run_async(ctx, go)
-    _show_user(output, user, json_output, title=f"Created user {user.id}")
+    _show_user(output, user, json_output, title=f"created user {user.id}")
 
 
 @app.command("list")
@@ -132,12 +137,12 @@ def list_users(
 
 
 @app.command()
-def get(ctx: typer.Context, user_id: UserId, json_output: JsonOutput = False) -> None:
-    """Show one user."""
+def get(ctx: typer.Context, user: UserRef, json_output: JsonOutput = False) -> None:
+    """Show one user, by id or username."""
     output = get_output(ctx)
 
     async def go(client: Client) -> User:
-        return await _admin_client(client).get_user(user_id)
+        return await _admin_client(client).find_user(user)
 
     _show_user(output, run_async(ctx, go), json_output, title=None)
 
@@ -145,7 +150,7 @@ def get(ctx: typer.Context, user_id: UserId, json_output: JsonOutput = False) ->
 @app.command(epilog=SERVER_LIMITS)
 def update(
     ctx: typer.Context,
-    user_id: UserId,
+    user_ref: UserRef,
     new_password: Annotated[
         bool,
         typer.Option("--new-password", help="Set a new password: asked for twice, never echoed."),
@@ -186,14 +191,15 @@ def update(
             raise InvalidInputError("give either --new-password or --password-stdin, not both")
         if permissions is not None:
             _warn_unknown_permissions(output, check_update_permissions(permissions))
+        target = await users.find_user(user_ref)
         # With nothing to change the library refuses before anything is sent (no prompt needed).
         password = (
-            _read_new_password(password_stdin, f"New password for user {user_id}")
+            _read_new_password(password_stdin, f"New password for user {target.id}")
             if new_password or password_stdin
             else None
         )
         return await users.update_user(
-            user_id,
+            target.id,
             password=password,
             permissions=permissions,
             is_admin=admin,
@@ -202,7 +208,7 @@ def update(
         )
 
     user = run_async(ctx, go)
-    _show_user(output, user, json_output, title=f"Updated user {user.id}")
+    _show_user(output, user, json_output, title=f"updated user {user.id}")
     if active is False:
         output.info(
             f"note: the server does not enforce the active flag — {user.username} can still "
@@ -218,7 +224,7 @@ def update(
 @app.command(epilog=SERVER_LIMITS)
 def delete(
     ctx: typer.Context,
-    user_id: UserId,
+    user_ref: UserRef,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
     allow_self: AllowSelf = False,
     json_output: JsonOutput = False,
@@ -230,22 +236,23 @@ def delete(
         users = _admin_client(client)
         if not yes:
             _require_terminal(
-                f"refusing to delete user {user_id} without confirmation: "
+                f"refusing to delete user {user_ref} without confirmation: "
                 "no terminal to ask on — pass --yes"
             )
-        user = await users.get_user(user_id)
+        user = await users.find_user(user_ref)
         if not yes and not _confirm(f"Delete user {user.id} ({user.username})?"):
             return user, False
         await users.delete_user(user.id, allow_self=allow_self)
         return user, True
 
     user, deleted = run_async(ctx, go)
+    if not deleted:
+        output.error(f"cancelled: user {user.id} ({user.username}) was not deleted")
+        raise typer.Exit(EXIT_INTERRUPTED)
     if _json_mode(output, json_output):
         output.json({"id": user.id, "username": user.username, "deleted": deleted})
-    elif deleted:
-        output.result(f"Deleted user {user.id} ({user.username})")
     else:
-        output.info(f"cancelled: user {user.id} ({user.username}) was not deleted")
+        output.result(f"deleted user {user.id} ({user.username})")
     if deleted:
         output.info(
             f"note: tokens already issued to {user.username} keep working on the compute "

@@ -52,6 +52,8 @@ ADMIN_NEEDED: Final = "permission denied: admin rights needed"
 
 #: Suggested when someone wants to clear every permission, which the server cannot do (B9).
 NO_PERMISSION_PLACEHOLDER: Final = "none"
+#: Users asked for at once when a user is looked up by name.
+USER_PAGE: Final = 100
 
 
 class AdminRightsRequiredError(PermissionDeniedError):
@@ -66,6 +68,19 @@ class UserNotFoundError(NotFoundError):
             f"user {user_id} not found", status_code=status_code, detail=detail, url=url
         )
         self.user_id = user_id
+
+
+class UsernameNotFoundError(NotFoundError):
+    """No user has this username (found by listing the users: the service has no lookup)."""
+
+    def __init__(self, username: str, *, url: str) -> None:
+        super().__init__(
+            f"no user named {username!r} (see `cl user list`)",
+            status_code=404,
+            detail="",
+            url=url,
+        )
+        self.username = username
 
 
 class UsernameTakenError(BadRequestError):
@@ -133,6 +148,26 @@ class UserAdminClient:
         check_user_id(user_id)
         with _user_errors(user_id=user_id):
             return await self.auth.get_user(user_id)
+
+    async def find_user(self, ref: str) -> User:
+        """The user with the id ``ref`` (digits) or else the username ``ref``.
+
+        The auth service looks users up by id only, so a name is found by listing the users a
+        page at a time.
+        """
+        text = ref.strip()
+        if text.isdigit():
+            return await self.get_user(int(text))
+        name = check_username(text)
+        skip = 0
+        while True:
+            page = await self.list_users(skip=skip, limit=USER_PAGE)
+            for user in page:
+                if user.username == name:
+                    return user
+            if len(page) < USER_PAGE:
+                raise UsernameNotFoundError(name, url=self.auth.transport.base_url + "/users/")
+            skip += len(page)
 
     async def update_user(
         self,

@@ -41,6 +41,11 @@ def _when(epoch: float | None) -> str:
     return f"expires {stamp} (in {left / 3600:.1f} h)"
 
 
+def _millis(epoch: float | None) -> int | None:
+    """A time as every timestamp of ``cl``'s JSON: integer milliseconds since the epoch."""
+    return None if epoch is None else int(epoch * 1000)
+
+
 def _stdin_is_terminal() -> bool:
     try:
         return sys.stdin.isatty()
@@ -118,7 +123,7 @@ def _logged_in(out: Output, settings: Settings, who: User, expires: float | None
                 "profile": settings.profile,
                 "auth_url": settings.auth_url,
                 "user": who.to_dict(),
-                "expires_at": expires,
+                "expires_at": _millis(expires),
             }
         )
         return
@@ -185,12 +190,12 @@ class _WhoAmI:
         if self.auth_mode != "none":
             token = {"source": self.token_from}
             if self.token_from != "none":  # noqa: S105 - a token source, not a secret
-                token["expires_at"] = self.expires_at
+                token["expires_at"] = _millis(self.expires_at)
                 token["expired"] = self.expires_at is not None and self.expires_at <= time.time()
         return {
             "profile": self.profile,
             "auth_mode": self.auth_mode,
-            "auth_url": self.auth_url,
+            "auth_url": self.auth_url if self.auth_mode != "none" else None,
             "compute_url": self.compute_url,
             "compute": self.compute,
             "user": self.user.to_dict() if self.user is not None else None,
@@ -203,6 +208,29 @@ def whoami(ctx: typer.Context, json_output: Annotated[bool, json_option()] = Fal
     expiry, and whether the compute server is in guest mode."""
     out = get_output(ctx)
     settings = _settings(ctx, out)
+    if settings.auth_mode == "none" and not settings.launcher:
+        # Nothing to log in to: one health request, without loading the HTTP client.
+        from cl_client.cli.probe import probe_health
+
+        health, error = probe_health(
+            settings.compute_url, timeout=settings.timeout, verify_tls=settings.verify_tls
+        )
+        _show_whoami(
+            out,
+            _WhoAmI(
+                profile=settings.profile,
+                auth_mode=settings.auth_mode,
+                auth_url=settings.auth_url,
+                compute_url=settings.compute_url,
+                compute={
+                    "reachable": health is not None,
+                    "guest_mode": health.guest_mode if health is not None else None,
+                    "error": error or None,
+                },
+                compute_text=_guest_text(health, error),
+            ),
+        )
+        return
 
     async def go() -> _WhoAmI:
         from cl_client.client import Client
@@ -262,7 +290,9 @@ def _show_whoami(out: Output, info: _WhoAmI) -> None:
             ]
         else:
             pairs.append(("user", "not logged in"))
-        pairs += [("auth", info.auth_url), ("compute", f"{info.compute_url} — {info.compute_text}")]
+        if info.auth_mode != "none":
+            pairs.append(("auth", info.auth_url))
+        pairs.append(("compute", f"{info.compute_url} — {info.compute_text}"))
         out.key_values(pairs)
     if info.auth_mode != "none" and info.user is None:
         with guarded(out):

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cl_client.cli import get_output, json_option
 from cl_client.cli.runner import guarded
+
+if TYPE_CHECKING:
+    from cl_client.plugins import PluginInfo
+
+
+def _status(info: PluginInfo) -> str:
+    if info.error:
+        return "error"
+    if info.missing_targets:
+        return "missing module"
+    return "conflict" if info.conflicts else "ok"
 
 
 def plugins(ctx: typer.Context, json_output: Annotated[bool, json_option()] = False) -> None:
@@ -41,12 +52,17 @@ def plugins(ctx: typer.Context, json_output: Annotated[bool, json_option()] = Fa
                 i.commands,
                 i.task_clients,
                 [h.removeprefix("cl_") for h in i.hooks],
-                "error" if i.error else ("conflict" if i.conflicts else "ok"),
+                _status(i),
             ]
             for i in infos
         ],
     )
     for info in infos:
+        for target in info.missing_targets:
+            out.warn(
+                f"{info.name}: {target} cannot be found (no such module) — its command fails; "
+                f"reinstall {info.distribution}"
+            )
         if info.error:
             out.warn(f"{info.name}: {info.error}")
             if out.verbose and info.traceback:
