@@ -9,10 +9,9 @@ completed by :mod:`cl_client.cli.group` for every command.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 __all__ = [
-    "JOB_ID_SOURCES",
     "complete_job_ids",
     "complete_profile_keys",
     "complete_profile_names",
@@ -44,18 +43,14 @@ def complete_profile_keys(incomplete: str) -> list[str]:
     return _matching(PROFILE_KEYS, incomplete)
 
 
-#: Where job ids to complete come from: each callable returns recent job ids, newest first.
-#: Empty until something records the jobs ``cl`` submits; a job history adds its reader here.
-JOB_ID_SOURCES: list[Callable[[], Iterable[str]]] = []
-
-
 def complete_job_ids(incomplete: str) -> list[str]:
-    """Job ids from :data:`JOB_ID_SOURCES` (none yet), newest first."""
-    seen: list[str] = []
-    for source in JOB_ID_SOURCES:
-        try:
-            ids = list(source())
-        except Exception:  # noqa: S112 - a broken history must not break the shell
-            continue
-        seen += [i for i in ids if i.startswith(incomplete) and i not in seen]
-    return seen
+    """Job ids from the local job journal, newest first (none when it cannot be read)."""
+    from cl_client.errors import ClError
+
+    try:
+        from cl_client.journal import Journal
+
+        with Journal() as journal:
+            return journal.job_ids(incomplete)
+    except (ClError, OSError):
+        return []

@@ -66,6 +66,7 @@ BUILTIN_COMPLETIONS: Final[Mapping[tuple[str, str], Callable[[str], list[str]]]]
     ("profile", "name"): complete_profile_names,
     ("profile", "key"): complete_profile_keys,
     ("job", "job_id"): complete_job_ids,
+    ("job", "job_ids"): complete_job_ids,
     ("download", "job_id"): complete_job_ids,
 }
 

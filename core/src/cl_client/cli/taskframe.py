@@ -306,7 +306,7 @@ def _paths_parameter() -> inspect.Parameter:
                     "Files or folders (walked recursively) to process, one job per file; "
                     "- reads paths from stdin."
                 ),
-                metavar="PATH...",
+                metavar="PATH",
                 show_default=False,
             ),
         ],

@@ -34,6 +34,16 @@ def extract(
         bool,
         typer.Option("--raw", help="Show every raw tag instead of the summary."),
     ] = False,
+    file_tags: Annotated[
+        bool,
+        typer.Option(
+            "--file-tags",
+            help=(
+                "With --raw, also show the File and System tags (about the server's temporary "
+                "copy: name, folder, dates, permissions)."
+            ),
+        ),
+    ] = False,
 ) -> TaskPlan[ExifResult]:
     """Read the metadata of each input on the server and print it as a table.
 
@@ -50,6 +60,6 @@ def extract(
         raise InvalidInputError("--tag needs a tag name, e.g. --tag Make")
 
     def render(result: ExifResult, out: Output) -> None:
-        render_exif(result, out, raw=raw)
+        render_exif(result, out, raw=raw, file_tags=file_tags)
 
     return TaskPlan(ExifClient, form, render)

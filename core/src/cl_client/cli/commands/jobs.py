@@ -21,26 +21,13 @@ if TYPE_CHECKING:
 job_app = typer.Typer(help="List, get, wait for, delete and download jobs.", no_args_is_help=True)
 
 
-def _complete_job_id(incomplete: str) -> list[str]:
-    """Job ids from the local journal, for shell completion (nothing when it cannot be read)."""
-    try:
-        from cl_client.journal import Journal
-
-        with Journal() as journal:
-            return journal.job_ids(incomplete)
-    except Exception:
-        return []
-
-
 JobIdArg = Annotated[
     str,
-    typer.Argument(help="The job id (a UUID).", metavar="JOB_ID", autocompletion=_complete_job_id),
+    typer.Argument(help="The job id (a UUID).", metavar="JOB_ID"),
 ]
 JobIdsArg = Annotated[
     list[str],
-    typer.Argument(
-        help="One or more job ids.", metavar="JOB_ID...", autocompletion=_complete_job_id
-    ),
+    typer.Argument(help="One or more job ids.", metavar="JOB_ID..."),
 ]
 
 
