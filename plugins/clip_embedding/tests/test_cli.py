@@ -36,9 +36,12 @@ def cl_module_executors() -> Mapping[str, Executor | None]:
 
 def test_the_npy_is_saved_and_json_carries_the_record(cl_run: ClRunner, tmp_path: Path) -> None:
     target = tmp_path / "vector.npy"
-    result = cl_run("clip-embedding", "embed", str(ASTRONAUT), "-o", str(target), "--json", "-w")
+    result = cl_run(
+        "clip-embedding", "embed", str(ASTRONAUT), "-o", str(target), "--json", "--watch"
+    )
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
+    assert document["input"] == str(ASTRONAUT)
     assert document["task_type"] == "clip_embedding"
     assert document["status"] == "completed"
     assert document["params"]["output_path"] == "output/clip_embedding.npy"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,8 @@ CHELSEA = MEDIA / "chelsea.png"
 
 pytestmark = pytest.mark.timeout(60)
 
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
 # 28°31'26"N 80°39'3"W
 LATITUDE = 28 + 31 / 60 + 26 / 3600
 LONGITUDE = -(80 + 39 / 60 + 3 / 3600)
@@ -36,8 +40,10 @@ def _json(result: Result):  # JSON of any shape, indexed freely by the tests
 def test_astronaut_camera_date_and_position(cl_run: ClRunner) -> None:
     result = cl_run("exif", "extract", str(ASTRONAUT))
     assert result.exit_code == 0, result.output
-    rows = dict(line.split(None, 1) for line in result.stdout.splitlines()[2:] if " " in line)
-    assert result.stdout.splitlines()[0] == "astronaut.jpg"
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(rf"{re.escape(str(ASTRONAUT))} \(job {UUID}\)", lines[0])
+    assert lines[1].split() == ["field", "value"]
+    rows = dict(line.split(None, 1) for line in lines[2:] if " " in line)
     assert rows["Make"].strip() == "NASA"
     assert rows["Model"].strip() == "Hasselblad 500EL"
     assert rows["Date"].split() == ["taken", "1998:10:29", "14:30:00"]
@@ -79,8 +85,38 @@ def test_output_saves_the_metadata_file(cl_run: ClRunner, tmp_path: Path) -> Non
 
 def test_two_images_give_an_array(cl_run: ClRunner) -> None:
     docs = _json(cl_run("exif", "extract", str(ASTRONAUT), str(CHELSEA), "--json"))
-    assert [d["result"]["make"] for d in docs] == ["NASA", None]
-    assert docs[1]["result"]["gps_latitude"] is None
+    # Elements come as the jobs finish; each names its local input.
+    by_input = {d["input"]: d["result"] for d in docs}
+    assert len(docs) == 2
+    assert by_input[str(ASTRONAUT)]["make"] == "NASA"
+    assert by_input[str(CHELSEA)]["make"] is None
+    assert by_input[str(CHELSEA)]["gps_latitude"] is None
+
+
+def test_a_folder_of_nothing_exif_reads_completes_nothing(cl_run: ClRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("no metadata here\n")
+    (folder / "data.bin").write_bytes(b"\x00\x01")
+    result = cl_run("exif", "extract", str(folder))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert re.fullmatch(
+        r"0 completed, 0 failed, 0 skipped \(already done\) in \d+\.\d s \(\d+\.\d/s\); "
+        r"left out: 2 not taken by this task\n",
+        result.stderr,
+    )
+
+
+def test_a_folder_gives_its_images_only(cl_run: ClRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(ASTRONAUT, folder / "astronaut.jpg")
+    (folder / "notes.txt").write_text("no metadata here\n")
+    docs = _json(cl_run("exif", "extract", str(folder), "--json"))
+    assert [(d["input"], d["result"]["make"]) for d in docs] == [
+        (str(folder / "astronaut.jpg"), "NASA")
+    ]
 
 
 def test_library_client_extracts(cl_module_server: LocalServer, cl_isolated: Path) -> None:

@@ -42,8 +42,8 @@ def _job(params: JsonObject | None = None) -> Job:
 
 def test_summary_table_in_reading_order(capsys: pytest.CaptureFixture[str]) -> None:
     render_exif(parse_exif_result(_job(), CANON, []), Output())
+    # The heading (input and job id) is the frame's; the renderer prints only the table.
     assert capsys.readouterr().out.splitlines() == [
-        "IMG_1.jpg",
         "field         value",
         "Make          Canon",
         "Model         EOS 5D",
@@ -64,7 +64,6 @@ def test_requested_tags_replace_the_summary(capsys: pytest.CaptureFixture[str]) 
     job = _job({"tags": ["Make", "LensModel", "Flash"]})
     render_exif(parse_exif_result(job, CANON, [Path("/tmp/x/exif_metadata.json")]), Output())
     assert capsys.readouterr().out.splitlines() == [
-        "IMG_1.jpg",
         "field      value",
         "Make       Canon",
         "LensModel  EF50mm",
@@ -75,8 +74,8 @@ def test_requested_tags_replace_the_summary(capsys: pytest.CaptureFixture[str]) 
 
 def test_raw_shows_every_tag(capsys: pytest.CaptureFixture[str]) -> None:
     render_exif(parse_exif_result(_job(), CANON, []), Output(), raw=True)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[2:] == [
+    assert capsys.readouterr().out.splitlines() == [
+        "field      value",
         "Make       Canon",
         "Model      EOS 5D",
         "ISO        100",
@@ -90,7 +89,7 @@ def test_no_metadata_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     result = parse_exif_result(_job(), empty, [])
     assert result.is_empty
     render_exif(result, Output())
-    assert capsys.readouterr().out == "IMG_1.jpg: no EXIF metadata\n"
+    assert capsys.readouterr().out == "no EXIF metadata\n"
 
 
 def test_gps_in_decimal_and_sexagesimal() -> None:

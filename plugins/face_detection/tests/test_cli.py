@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ CHELSEA = MEDIA / "chelsea.png"
 
 pytestmark = pytest.mark.timeout(60)
 
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
 
 def _ok(result: Result) -> Result:
     assert result.exit_code == 0, result.stderr
@@ -28,19 +32,23 @@ def test_one_face_in_the_astronaut(cl_run: ClRunner) -> None:
     result = cl_run("face-detection", "detect", str(ASTRONAUT))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "astronaut.jpg: 1 face (512×512)"
-    assert lines[1].split() == ["#", "box", "(px)", "size", "confidence", "crop"]
-    row = lines[2].split()
+    assert re.fullmatch(rf"{re.escape(str(ASTRONAUT))} \(job {UUID}\)", lines[0])
+    assert lines[1] == "1 face (512×512)"
+    assert lines[2].split() == ["#", "box", "(px)", "size", "confidence", "crop"]
+    row = lines[3].split()
     assert row[0] == "0"
     assert 0.7 <= float(row[-2]) <= 1.0  # confidence above the default threshold
     assert row[-1] == "faces/face_0.png"  # not saved: the crop's place on the server
-    assert len(lines) == 3
+    assert len(lines) == 4
+    assert result.stderr == ""
 
 
 def test_no_face_in_the_cat(cl_run: ClRunner) -> None:
     result = cl_run("face-detection", "detect", str(CHELSEA))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == ["chelsea.png: 0 faces (451×300)", "faces: none found"]
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(rf"{re.escape(str(CHELSEA))} \(job {UUID}\)", lines[0])
+    assert lines[1:] == ["0 faces (451×300)", "faces: none found"]
 
 
 def test_output_saves_the_json_and_every_crop(cl_run: ClRunner, tmp_path: Path) -> None:
@@ -49,8 +57,10 @@ def test_output_saves_the_json_and_every_crop(cl_run: ClRunner, tmp_path: Path) 
         _ok(cl_run("face-detection", "detect", str(ASTRONAUT), "-o", str(out), "--json")).stdout
     )
     assert document["status"] == "completed"
-    face_json = out / "face_detection.json"
-    crop = out / "faces" / "face_0.png"
+    assert document["input"] == str(ASTRONAUT)
+    # A multi-file result goes to a folder named after the input, inside the output folder.
+    face_json = out / "astronaut.jpg" / "face_detection.json"
+    crop = out / "astronaut.jpg" / "faces" / "face_0.png"
     assert document["downloaded"] == [str(face_json), str(crop)]
     saved = json.loads(face_json.read_text())
     assert saved["num_faces"] == 1
@@ -69,8 +79,11 @@ def test_output_saves_the_json_and_every_crop(cl_run: ClRunner, tmp_path: Path) 
 def test_human_output_names_the_saved_crop(cl_run: ClRunner, tmp_path: Path) -> None:
     result = cl_run("face-detection", "detect", str(ASTRONAUT), "--output", str(tmp_path))
     assert result.exit_code == 0, result.stderr
-    assert str(tmp_path / "faces" / "face_0.png") in result.stdout
-    assert f"saved: {tmp_path / 'face_detection.json'}" in result.stdout
+    folder = tmp_path / "astronaut.jpg"
+    lines = result.stdout.splitlines()
+    assert lines[3].split()[-1] == str(folder / "faces" / "face_0.png")
+    assert lines[-1] == f"saved: {folder / 'face_detection.json'}"
+    assert (folder / "faces" / "face_0.png").is_file()
 
 
 def test_several_files_give_an_array_and_a_folder_per_input(
@@ -84,10 +97,35 @@ def test_several_files_give_an_array_and_a_folder_per_input(
             )
         ).stdout
     )
-    assert [d["result"]["num_faces"] for d in documents] == [1, 0]
-    assert (out / "astronaut" / "faces" / "face_0.png").is_file()
-    assert (out / "chelsea" / "face_detection.json").is_file()
-    assert not (out / "chelsea" / "faces").exists()
+    assert {d["input"]: d["result"]["num_faces"] for d in documents} == {
+        str(ASTRONAUT): 1,
+        str(CHELSEA): 0,
+    }
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg", "chelsea.png"]
+    assert (out / "astronaut.jpg" / "faces" / "face_0.png").is_file()
+    assert (out / "chelsea.png" / "face_detection.json").is_file()
+    assert not (out / "chelsea.png" / "faces").exists()
+
+
+def test_a_folder_mirrors_its_tree_one_folder_per_image(cl_run: ClRunner, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "people").mkdir(parents=True)
+    shutil.copy(ASTRONAUT, photos / "people" / "astronaut.jpg")
+    shutil.copy(CHELSEA, photos / "chelsea.png")
+    (photos / "notes.txt").write_text("not an image\n")
+    out = tmp_path / "det"
+    result = _ok(cl_run("face-detection", "detect", str(photos), "-o", str(out)))
+    saved = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert saved == [
+        "chelsea.png/face_detection.json",
+        "people/astronaut.jpg/face_detection.json",
+        "people/astronaut.jpg/faces/face_0.png",
+    ]
+    assert re.fullmatch(
+        r"2 completed, 0 failed, 0 skipped \(already done\) in \d+\.\d s \(\d+\.\d/s\); "
+        r"left out: 1 not taken by this task\n",
+        result.stderr,
+    )
 
 
 def test_thresholds_are_sent_to_the_server(cl_run: ClRunner) -> None:

@@ -37,8 +37,9 @@ def test_a_table_of_faces_with_boxes_confidence_and_crops(
         job=_job(), faces=[_face(0), _face(1)], image_width=400, image_height=200
     )
     render_faces(result, Output())
+    # The heading (input and job id) is the frame's; the table's title is the count.
     assert capsys.readouterr().out.splitlines() == [
-        "group.jpg: 2 faces (400×200)",
+        "2 faces (400×200)",
         "#  box (px)            size    confidence  crop",
         "0  100, 20 – 200, 100  100×80  0.900       faces/face_0.png",
         "1  100, 40 – 200, 100  100×60  0.800       faces/face_1.png",
@@ -52,7 +53,7 @@ def test_saved_crops_and_json_are_shown(capsys: pytest.CaptureFixture[str], tmp_
     )
     render_faces(result, Output())
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "group.jpg: 1 face"  # no image size: the box stays normalised
+    assert lines[0] == "1 face"  # no image size: the box stays normalised
     assert lines[1].split()[:3] == ["#", "box", "(0-1)"]
     assert lines[2].split() == [
         "0", "0.250,", "0.100", "–", "0.500,", "0.500", "0.250×0.400", "0.900", str(crop)
@@ -65,7 +66,7 @@ def test_no_faces(capsys: pytest.CaptureFixture[str]) -> None:
     result = FaceDetectionResult(job=_job(), faces=[], image_width=451, image_height=300)
     render_faces(result, Output())
     assert capsys.readouterr().out.splitlines() == [
-        "group.jpg: 0 faces (451×300)",
+        "0 faces (451×300)",
         "faces: none found",
     ]
 

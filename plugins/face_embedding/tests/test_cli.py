@@ -5,6 +5,7 @@ are tested in the core."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ DIMENSION = 128
 
 pytestmark = pytest.mark.timeout(60)
 
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
 
 @pytest.fixture(scope="module")
 def face(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -42,8 +45,8 @@ def test_human_output_shows_the_vector_and_its_quality(cl_run: ClRunner, face: P
     result = cl_run("face-embedding", "embed", str(face))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[:6] == [
-        "face_0.png",
+    assert re.fullmatch(rf"{re.escape(str(face))} \(job {UUID}\)", lines[0])
+    assert lines[1:6] == [
         f"dimension:  {DIMENSION}",
         "norm:       1.000000",
         "dtype:      float32",
@@ -61,6 +64,7 @@ def test_the_npy_is_saved_and_json_carries_the_record(
     result = cl_run("face-embedding", "embed", str(face), "-o", str(target), "--json", "--watch")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
+    assert document["input"] == str(face)
     assert document["task_type"] == "face_embedding"
     assert document["status"] == "completed"
     assert document["params"]["output_path"] == "output/face_embedding.npy"
@@ -74,10 +78,13 @@ def test_the_npy_is_saved_and_json_carries_the_record(
     saved = np.load(target)
     assert saved.shape == (DIMENSION,) and saved.dtype == np.float32
     assert float(np.linalg.norm(saved)) == pytest.approx(1.0, abs=1e-5)
-    # The same crop gives the same vector; a raw (--no-normalize) one points the same way.
+    # The same crop gives the same vector (in a new job: --force, else the earlier job's result
+    # is fetched again); a raw (--no-normalize) one points the same way.
     again = tmp_path / "again.npy"
     raw = tmp_path / "raw.npy"
-    assert cl_run("face-embedding", "embed", str(face), "-o", str(again)).exit_code == 0
+    rerun = cl_run("face-embedding", "embed", str(face), "-o", str(again), "--force", "--json")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["job_id"] != document["job_id"]
     assert (
         cl_run("face-embedding", "embed", str(face), "--no-normalize", "-o", str(raw)).exit_code
         == 0
@@ -109,8 +116,12 @@ def test_crops_from_face_detection_match_their_mirror_image(
     out = tmp_path / "vectors"
     result = cl_run("face-embedding", "embed", str(crop), str(mirrored), "-o", str(out))
     assert result.exit_code == 0, result.stderr
-    first = np.load(out / "face_0" / "face_embedding.npy")
-    second = np.load(out / "mirrored" / "face_embedding.npy")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "face_0.png.face_embedding.npy",
+        "mirrored.png.face_embedding.npy",
+    ]
+    first = np.load(out / "face_0.png.face_embedding.npy")
+    second = np.load(out / "mirrored.png.face_embedding.npy")
     # OpenCV's same-person cut-off for SFace is a cosine similarity of 0.363.
     assert float(first @ second) > 0.363
 

@@ -29,8 +29,8 @@ def test_shows_the_vector_and_its_quality(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     render_embedding(_result(0.4125, tmp_path / "f.npy"), Output())
+    # The heading (input and job id) is the frame's; the renderer prints only the rows.
     assert capsys.readouterr().out.splitlines() == [
-        "face_0.png",
         "dimension:  512",
         "norm:       5.000000",
         "dtype:      float32",

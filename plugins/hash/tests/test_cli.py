@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,33 @@ def _pixels_sha512(path: Path) -> str:
         return hashlib.sha512(image.tobytes()).hexdigest()
 
 
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def _summary(completed: int, failed: int = 0, *, left_out: str = "") -> str:
+    """A pattern of the batch summary on stderr (several inputs, a folder or stdin)."""
+    tail = f"; left out: {re.escape(left_out)}" if left_out else ""
+    return (
+        rf"{completed} completed, {failed} failed, 0 skipped \(already done\) "
+        rf"in \d+\.\d s \(\d+\.\d/s\){tail}\n"
+    )
+
+
+HEADING = re.compile(rf"(?P<input>.+) \(job {UUID}\)")
+
+
+def _blocks(stdout: str) -> dict[str, list[str]]:
+    """Human output split at each result's heading: the input's rows by the input's path."""
+    blocks: dict[str, list[str]] = {}
+    rows: list[str] = []
+    for line in stdout.splitlines():
+        if (heading := HEADING.fullmatch(line)) is not None:
+            rows = blocks.setdefault(heading["input"], [])
+        else:
+            rows.append(line)
+    return blocks
+
+
 def _json(result: Result):
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -55,27 +84,51 @@ def test_sha512_of_an_image_is_of_its_decoded_pixels(cl_run: ClRunner) -> None:
     result = cl_run("hash", "compute", str(CHELSEA))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "chelsea.png"
+    assert re.fullmatch(rf"{re.escape(str(CHELSEA))} \(job {UUID}\)", lines[0])
     assert lines[1].split() == ["hash:", _pixels_sha512(CHELSEA)]
     assert lines[2].split() == ["algorithm:", "sha512_image"]
     assert lines[3].split() == ["media", "type:", "image"]
+    assert result.stderr == ""  # one file: no batch summary
 
 
-def test_three_files_give_a_json_array_in_input_order(cl_run: ClRunner) -> None:
+def test_three_files_give_a_json_array_one_element_per_input(cl_run: ClRunner) -> None:
     files = [ASTRONAUT, CHELSEA, COFFEE]
-    docs = _json(cl_run("--json", "hash", "compute", *map(str, files), "-a", "md5", "--jobs", "2"))
+    result = cl_run("--json", "hash", "compute", *map(str, files), "-a", "md5", "--jobs", "2")
+    docs = _json(result)
     assert len(docs) == 3
-    assert [d["params"]["input_path"] for d in docs] == [f"input/{f.name}" for f in files]
-    assert [d["result"]["hash_value"] for d in docs] == [_md5(f) for f in files]
+    # Elements come as the jobs finish; each names its local input.
+    by_input = {d["input"]: d for d in docs}
+    assert sorted(by_input) == sorted(map(str, files))
+    for file in files:
+        doc = by_input[str(file)]
+        assert doc["params"]["input_path"] == f"input/{file.name}"
+        assert doc["result"]["hash_value"] == _md5(file)
     assert len({d["job_id"] for d in docs}) == 3
+    assert re.fullmatch(_summary(3), result.stderr)
+
+
+def test_one_job_at_a_time_keeps_the_input_order(cl_run: ClRunner) -> None:
+    files = [ASTRONAUT, CHELSEA, COFFEE]
+    docs = _json(cl_run("--json", "hash", "compute", *map(str, files), "-a", "md5", "-j", "1"))
+    assert [d["input"] for d in docs] == [str(f) for f in files]
+
+
+def test_jsonl_prints_one_object_per_line(cl_run: ClRunner) -> None:
+    files = [ASTRONAUT, COFFEE]
+    result = cl_run("hash", "compute", *map(str, files), "-a", "md5", "--jsonl")
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {d["input"]: d["result"]["hash_value"] for d in docs} == {str(f): _md5(f) for f in files}
 
 
 def test_several_files_in_human_form_each_get_a_heading(cl_run: ClRunner) -> None:
     result = cl_run("hash", "compute", str(ASTRONAUT), str(COFFEE), "-a", "md5")
     assert result.exit_code == 0, result.output
-    out = result.stdout
-    assert f"{ASTRONAUT}:" in out and f"{COFFEE}:" in out
-    assert out.index(_md5(ASTRONAUT)) < out.index(f"{COFFEE}:") < out.index(_md5(COFFEE))
+    blocks = _blocks(result.stdout)
+    assert sorted(blocks) == sorted([str(ASTRONAUT), str(COFFEE)])
+    for source in (ASTRONAUT, COFFEE):
+        assert blocks[source.as_posix()][0].split() == ["hash:", _md5(source)]
+    assert re.fullmatch(_summary(2), result.stderr)
 
 
 def test_output_saves_hash_json(cl_run: ClRunner, tmp_path: Path) -> None:
@@ -92,10 +145,59 @@ def test_output_folder_for_several_files(cl_run: ClRunner, tmp_path: Path) -> No
     folder = tmp_path / "hashes"
     result = cl_run("hash", "compute", str(ASTRONAUT), str(CHELSEA), "-a", "md5", "-o", str(folder))
     assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "astronaut.jpg.hash.json",
+        "chelsea.png.hash.json",
+    ]
     for source in (ASTRONAUT, CHELSEA):
-        saved = json.loads((folder / source.stem / "hash.json").read_text())
+        saved = json.loads((folder / f"{source.name}.hash.json").read_text())
         assert saved["hash_value"] == _md5(source)
-    assert f"saved:      {folder / 'astronaut' / 'hash.json'}" in result.stdout
+    assert f"saved:      {folder / 'astronaut.jpg.hash.json'}" in result.stdout
+
+
+def test_a_folder_is_walked_and_its_tree_mirrored(cl_run: ClRunner, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "trip").mkdir(parents=True)
+    shutil.copy(ASTRONAUT, photos / "astronaut.jpg")
+    shutil.copy(COFFEE, photos / "trip" / "coffee.jpg")
+    (photos / "trip" / "notes.txt").write_text("not media, still hashed\n")
+    (photos / ".hidden.jpg").write_bytes(ASTRONAUT.read_bytes())
+    out = tmp_path / "hashes"
+    result = cl_run("hash", "compute", str(photos), "-a", "md5", "-o", str(out), "--json")
+    docs = _json(result)
+    assert sorted(d["input"] for d in docs) == [
+        str(photos / "astronaut.jpg"),
+        str(photos / "trip" / "coffee.jpg"),
+        str(photos / "trip" / "notes.txt"),
+    ]
+    saved = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert saved == [
+        "astronaut.jpg.hash.json",
+        "trip/coffee.jpg.hash.json",
+        "trip/notes.txt.hash.json",
+    ]
+    notes = json.loads((out / "trip" / "notes.txt.hash.json").read_text())
+    assert notes["hash_value"] == _md5(photos / "trip" / "notes.txt")
+    assert re.fullmatch(_summary(3, left_out="1 hidden"), result.stderr)
+
+
+def test_a_folder_without_files_completes_nothing(cl_run: ClRunner, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    result = cl_run("hash", "compute", str(empty))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert re.fullmatch(_summary(0), result.stderr)
+
+
+def test_a_second_run_reuses_the_earlier_job(cl_run: ClRunner) -> None:
+    first = _json(cl_run("hash", "compute", str(COFFEE), "-a", "md5", "--json"))
+    again = _json(cl_run("hash", "compute", str(COFFEE), "-a", "md5", "--json"))
+    assert again["job_id"] == first["job_id"]
+    assert again["result"]["hash_value"] == _md5(COFFEE)
+    forced = _json(cl_run("hash", "compute", str(COFFEE), "-a", "md5", "--json", "--force"))
+    assert forced["job_id"] != first["job_id"]
+    assert forced["result"]["hash_value"] == _md5(COFFEE)
 
 
 def test_watch_follows_the_job_to_the_same_result(cl_run: ClRunner) -> None:

@@ -35,8 +35,8 @@ def test_shows_hash_algorithm_media_type_and_time(capsys: pytest.CaptureFixture[
     )
     render_hash(result, Output())
     captured = capsys.readouterr()
+    # The heading (input and job id) is the frame's; the renderer prints only the rows.
     assert captured.out.splitlines() == [
-        "photo.jpg",
         f"hash:       {DIGEST}",
         "algorithm:  sha512_image",
         "media type: image",
@@ -56,7 +56,6 @@ def test_lists_saved_files_and_leaves_out_what_is_unknown(
     )
     render_hash(result, Output())
     assert capsys.readouterr().out.splitlines() == [
-        "photo.jpg",
         "hash:      2d9a0a2fbee0fc1b92a77f059ba07eff",
         "algorithm: md5",
         "saved:     /tmp/out/hash.json",

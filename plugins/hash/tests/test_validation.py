@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,10 +67,14 @@ def test_command_refuses_a_missing_file_in_one_line(cl_offline: ClRunner, tmp_pa
     assert "Traceback" not in result.output
 
 
-def test_command_refuses_a_folder(cl_offline: ClRunner, tmp_path: Path) -> None:
-    result = cl_offline("hash", "compute", str(tmp_path))
+def test_command_refuses_a_fifo_in_one_line(cl_offline: ClRunner, tmp_path: Path) -> None:
+    # Folders are inputs (walked; see test_cli); what is neither file nor folder is refused.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = cl_offline("hash", "compute", str(ASTRONAUT), str(fifo))
     assert result.exit_code == 2
-    assert result.stderr == f"error: not a regular file: {tmp_path}\n"
+    assert result.stderr == f"error: not a regular file: {fifo}\n"
+    assert result.stdout == ""
 
 
 def test_unreachable_server_is_exit_5_in_one_line(cl_offline: ClRunner) -> None:

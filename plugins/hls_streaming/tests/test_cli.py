@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,9 @@ IMAGE = MEDIA / "astronaut.jpg"
 
 
 pytestmark = pytest.mark.timeout(120)
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+HEADING = re.compile(rf"^(?P<input>.+) \(job {UUID}\)$", re.MULTILINE)
 
 
 def _json(result: Result):  # JSON of any shape, indexed freely by the tests
@@ -53,9 +57,11 @@ def test_default_variants_on_the_server(cl_run: ClRunner) -> None:
     result = cl_run("hls-streaming", "generate-manifest", str(VIDEO))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[:2] == ["astronaut.mp4", "master playlist: output/adaptive.m3u8 (on server)"]
+    assert re.fullmatch(rf"{re.escape(str(VIDEO))} \(job {UUID}\)", lines[0])
+    assert lines[1] == "master playlist: output/adaptive.m3u8 (on server)"
     # The server's default 720p and 480p never go above the 360p source: one 360p variant.
     assert lines[2] == "variants:        1"
+    assert lines[4].split() == ["playlist", "resolution", "bandwidth", "segments", "duration"]
     rows = [line.split() for line in lines[5:]]
     assert [(r[0], r[1]) for r in rows] == [("adaptive-360p-1000.m3u8", "640×360")]
     # 4 s of video in 2-second segments
@@ -85,6 +91,10 @@ def test_output_folder_is_playable(cl_run: ClRunner, tmp_path: Path) -> None:
         {"resolution": 240, "bitrate": 400},
     ]
     assert doc["params"]["include_original"] is True
+    assert doc["input"] == str(VIDEO)
+    # A multi-file result goes to a folder named after the input, inside the output folder.
+    assert [p.name for p in folder.iterdir()] == ["astronaut.mp4"]
+    folder = folder / "astronaut.mp4"
     segments = _check_playable(folder)
     assert segments == doc["result"]["total_segments"] == doc["task_output"]["total_segments"]
     assert [s["playlist"] for s in doc["result"]["streams"]] == [
@@ -105,16 +115,43 @@ def test_two_videos_each_in_its_own_folder(cl_run: ClRunner, tmp_path: Path) -> 
         "hls-streaming", "generate-manifest", str(VIDEO), str(copy), "-V", "240:300", "-o", str(out)
     )
     assert result.exit_code == 0, result.output
-    assert _check_playable(out / "astronaut") > 0
-    assert _check_playable(out / "second") > 0
-    assert f"{copy}:" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.mp4", "second.mp4"]
+    assert _check_playable(out / "astronaut.mp4") > 0
+    assert _check_playable(out / "second.mp4") > 0
+    headings = [m["input"] for m in HEADING.finditer(result.stdout)]
+    assert sorted(headings) == sorted([str(VIDEO), str(copy)])
+    files = sum(1 for p in (out / "second.mp4").rglob("*") if p.is_file())
+    assert f"saved:           {files} files in {out / 'second.mp4'}" in result.stdout
 
 
 def test_an_image_has_no_video_stream(cl_run: ClRunner) -> None:
     result = cl_run("hls-streaming", "generate-manifest", str(IMAGE), "-V", "240")
     assert result.exit_code == 1
-    assert "(hls_streaming) ended in error" in result.stderr
-    assert len(result.stderr.splitlines()) == 1
+    assert re.fullmatch(
+        rf"error: job {UUID} \(hls_streaming\) failed: Input file has no video stream\n",
+        result.stderr,
+    )
+    assert result.stdout == ""
+
+
+def test_a_folder_takes_its_videos_only(cl_run: ClRunner, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    (media / "clips").mkdir(parents=True)
+    (media / "clips" / "astronaut.mp4").write_bytes(VIDEO.read_bytes())
+    (media / "astronaut.jpg").write_bytes(IMAGE.read_bytes())
+    out = tmp_path / "hls"
+    result = cl_run(
+        "hls-streaming", "generate-manifest", str(media), "-V", "240:300", "-o", str(out), "--json"
+    )
+    docs = _json(result)
+    assert [d["input"] for d in docs] == [str(media / "clips" / "astronaut.mp4")]
+    assert [p.relative_to(out).as_posix() for p in out.iterdir()] == ["clips"]
+    assert _check_playable(out / "clips" / "astronaut.mp4") == docs[0]["result"]["total_segments"]
+    assert re.fullmatch(
+        r"1 completed, 0 failed, 0 skipped \(already done\) in \d+\.\d s \(\d+\.\d/s\); "
+        r"left out: 1 not taken by this task\n",
+        result.stderr,
+    )
 
 
 def test_library_client(cl_module_server: LocalServer, cl_isolated: Path, tmp_path: Path) -> None:
@@ -158,5 +195,10 @@ def test_playlist_names_outside_output_are_refused(
         "error: output/v.m3u8 names '../input/astronaut.mp4', which is outside output/ "
         "— refusing to fetch it\n"
     )
-    # Nothing was written outside the folder, and no segment was fetched before the check.
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["adaptive.m3u8", "out", "v.m3u8"]
+    # Nothing was written outside the input's folder, and no segment was fetched before the check.
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "astronaut.mp4",
+        "astronaut.mp4/adaptive.m3u8",
+        "astronaut.mp4/v.m3u8",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "state"]

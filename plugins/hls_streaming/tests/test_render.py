@@ -42,8 +42,8 @@ STREAMS = [
 
 def test_stream_on_the_server(capsys: pytest.CaptureFixture[str]) -> None:
     render_hls(HlsResult(job=_job(), streams=STREAMS, include_original=True), Output())
+    # The heading (input and job id) is the frame's; the renderer prints only the rows.
     assert capsys.readouterr().out.splitlines() == [
-        "clip.mp4",
         "master playlist: output/adaptive.m3u8 (on server)",
         "variants:        2",
         "segments:        3",
@@ -66,8 +66,8 @@ def test_saved_stream(capsys: pytest.CaptureFixture[str]) -> None:
     )
     render_hls(result, Output())
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1] == "master playlist: /tmp/clip-hls/adaptive.m3u8"
-    assert lines[4] == "saved:           3 files in /tmp/clip-hls"
+    assert lines[0] == "master playlist: /tmp/clip-hls/adaptive.m3u8"
+    assert lines[3] == "saved:           3 files in /tmp/clip-hls"
 
 
 def test_bandwidths() -> None:

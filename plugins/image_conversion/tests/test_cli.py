@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,8 @@ CHELSEA = MEDIA / "chelsea.png"
 
 pytestmark = pytest.mark.timeout(60)
 
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
 
 def _json(result: Result):  # JSON of any shape, indexed freely by the tests
     assert result.exit_code == 0, result.output
@@ -33,14 +37,23 @@ def _json(result: Result):  # JSON of any shape, indexed freely by the tests
 def test_png_to_webp_saved_to_a_file(cl_run: ClRunner, tmp_path: Path) -> None:
     target = tmp_path / "cat.webp"
     result = cl_run(
-        "image-conversion", "convert", str(CHELSEA), "-f", "webp", "-q", "70", "-o", str(target)
+        "image-conversion",
+        "convert",
+        str(CHELSEA),
+        "-f",
+        "webp",
+        "--quality",
+        "70",
+        "-o",
+        str(target),
     )
     assert result.exit_code == 0, result.output
     with Image.open(target) as image:
         assert image.format == "WEBP"
         assert image.size == (451, 300)
-    assert result.stdout.splitlines() == [
-        "chelsea.png",
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(rf"{re.escape(str(CHELSEA))} \(job {UUID}\)", lines[0])
+    assert lines[1:] == [
         f"file:   {target}",
         "format: webp",
         "size:   451×300",
@@ -61,7 +74,9 @@ def test_jpeg_to_png_saved_into_a_folder(cl_run: ClRunner, tmp_path: Path) -> No
             "--json",
         )
     )
-    saved = tmp_path / "converted_astronaut.png"
+    # An existing folder: the input's name, then the server's file name.
+    saved = tmp_path / "astronaut.jpg.converted_astronaut.png"
+    assert doc["input"] == str(ASTRONAUT)
     assert doc["downloaded"] == [str(saved)]
     assert doc["params"]["output_path"] == "output/converted_astronaut.png"
     assert doc["result"] == {
@@ -87,7 +102,8 @@ def test_without_output_the_size_is_read_from_the_server_copy(cl_run: ClRunner) 
     ]
 
 
-def test_two_files_each_into_its_own_folder(cl_run: ClRunner, tmp_path: Path) -> None:
+def test_two_files_each_named_after_its_input(cl_run: ClRunner, tmp_path: Path) -> None:
+    out = tmp_path / "converted"
     docs = _json(
         cl_run(
             "--json",
@@ -98,12 +114,18 @@ def test_two_files_each_into_its_own_folder(cl_run: ClRunner, tmp_path: Path) ->
             "-f",
             "gif",
             "-o",
-            str(tmp_path),
+            str(out),
         )
     )
     assert [d["result"]["format"] for d in docs] == ["gif", "gif"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "astronaut.jpg.converted_astronaut.gif",
+        "chelsea.png.converted_chelsea.gif",
+    ]
     for source, size in ((ASTRONAUT, (512, 512)), (CHELSEA, (451, 300))):
-        with Image.open(tmp_path / source.stem / f"converted_{source.stem}.gif") as image:
+        saved = out / f"{source.name}.converted_{source.stem}.gif"
+        assert {d["input"]: d["downloaded"] for d in docs}[str(source)] == [str(saved)]
+        with Image.open(saved) as image:
             assert image.size == size
 
 
@@ -112,9 +134,37 @@ def test_a_file_that_is_no_image_ends_in_error(cl_run: ClRunner, tmp_path: Path)
     text.write_text("not an image\n")
     result = cl_run("image-conversion", "convert", str(text), str(CHELSEA), "-f", "png")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: {text}: job ")
-    assert "(image_conversion) ended in error" in result.stderr
-    assert "size:   451×300" in result.stdout  # the other input still finished
+    error, summary = result.stderr.splitlines()
+    assert re.fullmatch(
+        rf"error: {re.escape(str(text))}: job {UUID} \(image_conversion\) failed: "
+        r"cannot identify image file .*notes\.txt'",
+        error,
+    )
+    assert re.fullmatch(
+        r"1 completed, 1 failed, 0 skipped \(already done\) in \d+\.\d s \(\d+\.\d/s\)", summary
+    )
+    # The other input still finished, under its own heading.
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(rf"{re.escape(str(CHELSEA))} \(job {UUID}\)", lines[0])
+    assert "size:   451×300" in lines
+
+
+def test_a_folder_takes_its_images_only(cl_run: ClRunner, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "cats").mkdir(parents=True)
+    shutil.copy(CHELSEA, photos / "cats" / "chelsea.png")
+    (photos / "notes.txt").write_text("not an image\n")
+    out = tmp_path / "webp"
+    result = cl_run("image-conversion", "convert", str(photos), "-f", "webp", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    saved = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
+    assert saved == ["cats/chelsea.png.converted_chelsea.webp"]
+    assert f"file:   {out / saved[0]}" in result.stdout.splitlines()
+    assert re.fullmatch(
+        r"1 completed, 0 failed, 0 skipped \(already done\) in \d+\.\d s \(\d+\.\d/s\); "
+        r"left out: 1 not taken by this task\n",
+        result.stderr,
+    )
 
 
 def test_library_client_converts(

@@ -39,8 +39,8 @@ def test_saved_image(capsys: pytest.CaptureFixture[str]) -> None:
         size_bytes=21_094,
     )
     render_conversion(result, Output())
+    # The heading (input and job id) is the frame's; the renderer prints only the rows.
     assert capsys.readouterr().out.splitlines() == [
-        "photo.png",
         "file:   /tmp/out/converted_photo.webp",
         "format: webp",
         "size:   451×300",
@@ -57,7 +57,6 @@ def test_image_left_on_the_server_without_a_known_size(capsys: pytest.CaptureFix
     )
     render_conversion(result, Output())
     assert capsys.readouterr().out.splitlines() == [
-        "photo.png",
         "file:   output/converted_photo.webp (on server)",
         "format: webp",
         "bytes:  900 B",

@@ -70,7 +70,9 @@ def test_library_refuses_bad_parameters_before_sending() -> None:
 
 
 def test_command_bad_quality_is_one_line(cl_offline: ClRunner) -> None:
-    result = cl_offline("image-conversion", "convert", str(CHELSEA), "-f", "jpg", "-q", "101")
+    result = cl_offline(
+        "image-conversion", "convert", str(CHELSEA), "-f", "jpg", "--quality", "101"
+    )
     assert result.exit_code == 2
     assert result.stderr == "error: quality must be between 1 and 100, got 101\n"
     assert result.stdout == ""

@@ -35,8 +35,8 @@ def test_saved_video_thumbnail(capsys: pytest.CaptureFixture[str]) -> None:
         media_type="video",
     )
     render_thumbnail(result, Output())
+    # The heading (input and job id) is the frame's; the renderer prints only the rows.
     assert capsys.readouterr().out.splitlines() == [
-        "clip.mp4",
         "thumbnail: /tmp/t/clip.jpg",
         "format:    jpeg",
         "size:      256×144",
@@ -54,7 +54,6 @@ def test_thumbnail_on_the_server_of_unknown_size(capsys: pytest.CaptureFixture[s
     )
     render_thumbnail(result, Output())
     assert capsys.readouterr().out.splitlines() == [
-        "photo.png",
         "thumbnail: output/thumbnail.jpg (on server)",
         "format:    unknown",
         "bytes:     512 B",

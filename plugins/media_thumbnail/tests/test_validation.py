@@ -52,7 +52,9 @@ def test_library_refuses_bad_parameters_before_sending(tmp_path: Path) -> None:
 
 
 def test_command_bad_width_is_one_line(cl_offline: ClRunner) -> None:
-    result = cl_offline("media-thumbnail", "generate", str(CHELSEA), "-w", "0", "-h", "10")
+    result = cl_offline(
+        "media-thumbnail", "generate", str(CHELSEA), "--width", "0", "--height", "10"
+    )
     assert result.exit_code == 2
     assert result.stderr == "error: width must be at least 1, got 0\n"
     assert result.stdout == ""
