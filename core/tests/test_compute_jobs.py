@@ -146,7 +146,7 @@ def test_wait_polls_when_the_broker_is_down(
     async def scenario() -> tuple[Job, float]:
         client = client_for(server, tmp_path, CL_MQTT_URL=closed_port_url("mqtt"))
         async with client:
-            client.compute.poll_initial = 0.1
+            client.compute.first_poll = 0.1
             start = time.monotonic()
             created = await client.compute.submit("clip_embedding", ASTRONAUT)
             job = await client.compute.wait(created.job_id, timeout=30, on_progress=progress.append)
@@ -173,8 +173,7 @@ def test_a_failing_job_ends_the_wait_with_or_without_an_error_event(
 
     async def scenario() -> Job:
         async with client_for(server, tmp_path) as client:
-            client.compute.poll_initial = 0.2
-            client.compute.poll_max = 0.5
+            client.compute.poll_interval = 0.2
             created = await client.compute.submit("clip_embedding", ASTRONAUT)
             waiting = asyncio.create_task(
                 client.compute.wait(created.job_id, timeout=30, on_progress=progress.append)
@@ -214,12 +213,14 @@ def test_wait_times_out_when_no_worker_takes_the_job(
         async with client_for(cl_server, tmp_path) as client:
             created = await client.compute.submit("dino_embedding", ASTRONAUT)
             with pytest.raises(JobTimeoutError) as info:
-                await client.compute.wait(created.job_id, timeout=0.5)
+                await client.compute.wait(created.job_id, timeout=30, queue_timeout=0.5)
             return info.value
 
     error = run(scenario())
     assert error.last_status == "queued"
-    assert f"job {error.job_id} did not finish within 0.5 s (last status: queued)" in str(error)
+    assert (
+        f"job {error.job_id} did not start within 0.5 s (last status the server confirmed: queued)"
+    ) in str(error)
     assert error.exit_code == 5
 
 

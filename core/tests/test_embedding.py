@@ -168,8 +168,8 @@ def _result(
 
 def test_shows_dimension_norm_dtype_and_shape(capsys: pytest.CaptureFixture[str]) -> None:
     render_embedding(_result(), Output())
+    # No title: the command prints the heading (input and job id) before the renderer.
     assert capsys.readouterr().out.splitlines() == [
-        "photo.jpg",
         "dimension:  512",
         "norm:       1.000000",
         "dtype:      float32",

@@ -209,25 +209,48 @@ def test_shared_monitor_is_one_per_broker_and_released_by_the_last_user() -> Non
 # --- real brokers ---------------------------------------------------------------------------
 
 
-def test_unreachable_broker_fails_fast_then_backs_off() -> None:
-    monitor = MqttMonitor(closed_port_url("mqtt"), retry_after=0.5)
+def test_an_unreachable_broker_costs_one_short_wait_then_none() -> None:
+    monitor = MqttMonitor(closed_port_url("mqtt"))
 
     async def scenario() -> tuple[bool, float, bool, float]:
         start = time.monotonic()
         first = await monitor.start(timeout=5)
         took = time.monotonic() - start
         start = time.monotonic()
-        again = await monitor.start(timeout=5)  # within retry_after: no new attempt
+        again = await monitor.start(timeout=5)  # paho retries in its thread: no new wait
         return first, took, again, time.monotonic() - start
 
     first, took, again, took_again = run(scenario())
     assert first is False and took < 2.0
     assert again is False and took_again < 0.05
     assert not monitor.connected
-
-    time.sleep(0.6)
-    assert run(monitor.start(timeout=5)) is False  # tried again after the back-off
     monitor.close()
+
+
+def test_a_silent_broker_costs_submissions_one_wait_only() -> None:
+    # Accepts TCP and never answers (no CONNACK): only the first start() waits.
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    monitor = MqttMonitor(f"mqtt://127.0.0.1:{silent.getsockname()[1]}")
+
+    async def scenario() -> list[float]:
+        took: list[float] = []
+        for _ in range(5):
+            start = time.monotonic()
+            assert await monitor.start(timeout=0.5) is False
+            took.append(time.monotonic() - start)
+        return took
+
+    try:
+        took = run(scenario())
+    finally:
+        monitor.close()
+        silent.close()
+    assert 0.4 < took[0] < 2.0
+    assert all(t < 0.05 for t in took[1:])
 
 
 def test_a_server_that_is_no_broker_times_out(

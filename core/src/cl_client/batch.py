@@ -32,6 +32,7 @@ What it promises:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
     from cl_client.journal import Journal, JournalEntry
     from cl_client.models import FormValue, Job, JobProgress
     from cl_client.tasks import TaskClient
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=TaskResult)
 R_co = TypeVar("R_co", bound=TaskResult, covariant=True)
@@ -205,7 +208,8 @@ class Batch(Generic[R]):
     """One task over many inputs (see the module docstring).
 
     ``form`` holds the task's form fields (build them with the task client's ``build_form``);
-    together with the task type and the server they identify the batch in the journal.
+    together with the task type and the server (``server``, by default the compute URL) they
+    identify the batch in the journal.
     """
 
     def __init__(
@@ -222,6 +226,7 @@ class Batch(Generic[R]):
         force: bool = False,
         wait: bool = True,
         observer: BatchObserver[R] | None = None,
+        server: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise InvalidInputError(f"concurrency must be at least 1, got {concurrency}")
@@ -238,7 +243,9 @@ class Batch(Generic[R]):
         self.force = force
         self.wait = wait
         self.observer: BatchObserver[R] = observer or BatchObserver[R]()
-        server = task.compute.transport.base_url
+        # What names the server in the journal: its URL, unless the caller knows better (a
+        # server started for each command gets new ports every time).
+        server = server or task.compute.transport.base_url
         self.key = batch_key(server, task.task_type, self.form)
         self._server = server
         #: Counts so far.
@@ -431,6 +438,7 @@ class Batch(Generic[R]):
                     self.journal.record_status(row, status, error=exc.message)
                 raise
             self._track(item, created.job_id)
+            log.debug("%s: submitted as job %s", item.path, created.job_id)
             if row is not None and self.journal is not None:
                 self.journal.record_job(row, created.job_id)
             return created.job_id

@@ -13,6 +13,8 @@ services brought up by the plugin that owns the launcher while the client is ope
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,26 @@ if TYPE_CHECKING:
     from cl_client.models import User
     from cl_client.mqtt import MqttMonitor
     from cl_client.transport import ServiceName, ServiceTransport
+
+
+#: Seconds a failing idempotent request keeps being retried (default: the transport's).
+RETRY_ENV = "CL_RETRY_SECONDS"
+
+
+def retry_budget(env: Mapping[str, str] | None = None) -> float:
+    """The retry budget from ``CL_RETRY_SECONDS``, or the default; ConfigError for a bad value."""
+    from cl_client.transport import RETRY_BUDGET
+
+    text = (os.environ if env is None else env).get(RETRY_ENV, "").strip()
+    if not text:
+        return RETRY_BUDGET
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{RETRY_ENV} must be a number of seconds from 0 to 3600, got {text!r}")
+    return value
 
 
 class Client:
@@ -107,7 +129,12 @@ class Client:
 
             url = self.settings.auth_url if name == "auth" else self.settings.compute_url
             transport = ServiceTransport(
-                name, url, self.settings.timeout, self.settings.verify_tls, auth=None
+                name,
+                url,
+                self.settings.timeout,
+                self.settings.verify_tls,
+                auth=None,
+                retry_budget=retry_budget(),
             )
             self._transports[name] = transport
         return transport

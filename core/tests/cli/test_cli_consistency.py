@@ -174,18 +174,55 @@ def test_usage_errors_are_one_lower_case_line(cl: RunCl, args: list[str], messag
     assert result.stdout == ""
 
 
+def _on_a_terminal(args: list[str], answer: str | None) -> tuple[int, str]:
+    """Run ``cl ARGS`` on a pseudo-terminal; type ``answer`` at its first question (None: end of
+    input there)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*cl_command(), *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=child_env({"NO_COLOR": "1"}),
+        start_new_session=True,
+    )
+    os.close(slave)
+    transcript = ""
+    deadline = time.monotonic() + 30
+    while "?" not in transcript and time.monotonic() < deadline:
+        try:
+            transcript += os.read(master, 4096).decode(errors="replace")
+        except OSError:
+            break
+    os.write(master, b"\x04" if answer is None else answer.encode())
+    code = proc.wait(timeout=30)
+    try:
+        while chunk := os.read(master, 4096):
+            transcript += chunk.decode(errors="replace")
+    except OSError:
+        pass
+    os.close(master)
+    return code, transcript
+
+
 def test_a_declined_confirmation_is_cancelled_exit_130(cl: RunCl, isolated: Path) -> None:
     data = isolated / "server-data"
     data.mkdir()
-    result = cl("server", "reset", "--data-dir", str(data), input="n\n")
-    assert result.exit_code == 130, result.output
-    assert result.stderr.strip().endswith("error: cancelled")
-    assert "Aborted" not in result.output
+    code, transcript = _on_a_terminal(["server", "reset", "--data-dir", str(data)], "n\r")
+    assert code == 130, transcript
+    assert "error: cancelled" in transcript
+    assert "Aborted" not in transcript
     assert data.exists()
     # end of input at the prompt is the same
-    eof = cl("server", "reset", "--data-dir", str(data), input="")
-    assert eof.exit_code == 130
-    assert "error: cancelled" in eof.stderr
+    code, transcript = _on_a_terminal(["server", "reset", "--data-dir", str(data)], None)
+    assert code == 130, transcript
+    assert "error: cancelled" in transcript
+    # with no terminal to ask on, nothing is deleted without --yes
+    piped = cl("server", "reset", "--data-dir", str(data), input="y\n")
+    assert piped.exit_code == 2 and "--yes" in piped.stderr
+    assert data.exists()
 
 
 def test_ctrl_c_at_the_password_prompt_exits_130(

@@ -53,8 +53,8 @@ def _vector(path: Path, *, normalize: bool = True) -> npt.NDArray[np.float32]:
 
 def test_human_output_shows_dimension_norm_dtype_and_shape(cl: RunCl) -> None:
     lines = _ok(cl("vector-test", "embed", str(INPUTS[0]))).stdout.splitlines()
-    assert lines == [
-        INPUTS[0].name,
+    assert lines[0].startswith(f"{INPUTS[0]} (job ")
+    assert lines[1:] == [
         f"dimension:  {DIMENSION}",
         "norm:       1.000000",
         "dtype:      float32",
@@ -94,16 +94,17 @@ def test_several_files_give_a_json_array_and_a_folder_per_input(cl: RunCl, tmp_p
     out = tmp_path / "vectors"
     args = [str(p) for p in INPUTS]
     result = _ok(cl("vector-test", "embed", *args, "-o", str(out), "--json", "--jobs", "2"))
-    documents = json.loads(result.stdout)
+    documents = {d["input"]: d for d in json.loads(result.stdout)}
     assert len(documents) == len(INPUTS) == 3
-    for path, document in zip(INPUTS, documents, strict=True):
-        saved = out / path.stem / f"{VECTOR_TASK}.npy"
+    for path in INPUTS:
+        document = documents[str(path)]
+        saved = out / f"{path.name}.{VECTOR_TASK}.npy"
         assert document["downloaded"] == [str(saved)]
         np.testing.assert_array_equal(np.load(saved), _vector(path))
 
 
-def test_the_watch_short_flag_and_priority_are_sent(cl: RunCl) -> None:
-    result = _ok(cl("vector-test", "embed", str(INPUTS[0]), "-w", "--priority", "9", "--json"))
+def test_watch_and_priority_are_sent(cl: RunCl) -> None:
+    result = _ok(cl("vector-test", "embed", str(INPUTS[0]), "--watch", "--priority", "9", "--json"))
     document = json.loads(result.stdout)
     assert document["status"] == "completed"
     assert document["priority"] == 9
@@ -112,9 +113,9 @@ def test_the_watch_short_flag_and_priority_are_sent(cl: RunCl) -> None:
 def test_help_shows_the_group_help_and_the_options(cl: RunCl) -> None:
     group = _ok(cl("vector-test", "--help")).stdout
     assert "Stand-in vectors of files." in group
-    assert "Compute the embedding of each FILE; --output saves the .npy file(s)." in group
+    assert "Compute the embedding of each input" in group
     command = _ok(cl("vector-test", "embed", "--help")).stdout
-    for option in ("--normalize", "--no-normalize", "-w", "--output", "--timeout", "--priority"):
+    for option in ("--normalize", "--no-normalize", "--watch", "--output", "--timeout", "--jsonl"):
         assert option in command, option
 
 

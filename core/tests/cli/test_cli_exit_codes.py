@@ -59,7 +59,7 @@ def test_exit_1_a_job_ended_in_error(
     proc = cl_sub("echo-test", "run", str(text))
     assert proc.returncode == 1
     line = _one_error_line(proc.stderr)
-    assert "(cli_echo) ended in error: asked to fail" in line
+    assert "(cli_echo) failed: asked to fail" in line
 
 
 def test_exit_2_usage_error(cl_sub: RunSub, server_env: dict[str, str], tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_exit_130_interrupting_job_wait(server: LocalServer, server_env: dict[st
             return created.job_id
 
     job_id = asyncio.run(submit())
-    code, stderr = _interrupt(["job", "wait", job_id], f"waiting for job {job_id}")
+    code, stderr = _interrupt(["job", "wait", job_id], "waiting for 1 job(s)")
     assert code == 130, stderr
     assert "error: interrupted" in stderr
     assert "Traceback" not in stderr
@@ -175,5 +175,6 @@ def test_exit_130_interrupting_a_task_command(server_env: dict[str, str]) -> Non
     )
     assert code == 130, stderr
     assert "error: interrupted" in stderr
-    assert "follow with `cl job wait ID`" in stderr
+    assert "1 still running on the server (see `cl job list`)" in stderr
+    assert "run the same command again to resume" in stderr
     assert "Traceback" not in stderr

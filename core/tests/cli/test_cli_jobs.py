@@ -58,7 +58,7 @@ def test_job_get_wait_download_delete(
     waited = cl("job", "wait", job_id, "--json", "--timeout", "10")
     assert waited.exit_code == 0, waited.output
     assert json.loads(waited.stdout) == doc
-    assert f"waiting for job {job_id}" in waited.stderr
+    assert "waiting for 1 job(s)" in waited.stderr
 
     dest = tmp_path / "dl"
     dest.mkdir()
@@ -111,7 +111,7 @@ def test_job_wait_on_a_failed_job_exits_1(
     assert waited.stderr.splitlines()[-1].startswith(f"error: job {job_id} (image_conversion)")
     human = cl("job", "wait", job_id)
     assert human.exit_code == 1
-    assert "ended in error" in human.stderr
+    assert "failed: " in human.stderr
     assert "error:" in human.stdout  # the record shows the server's error message
 
 
@@ -150,7 +150,7 @@ def test_local_launcher_profile_end_to_end(cl_sub: RunSub, echo: ModuleType) -> 
     assert doc["task_type"] == "hash"
     human = cl_sub("-p", "local", "echo-test", "md5", str(image))
     md5 = hashlib.md5(image.read_bytes()).hexdigest()  # noqa: S324 - comparing, not securing
-    assert human.stdout == f"echo: {md5}\n"
+    assert human.stdout.splitlines() == [f"{image} (job {doc['job_id']})", f"echo: {md5}"]
     assert "local server at http://127.0.0.1:" in proc.stderr  # status on stderr, not stdout
     # the embedded server keeps its jobs between commands
     again = cl_sub("-p", "local", "job", "get", doc["job_id"], "--json")

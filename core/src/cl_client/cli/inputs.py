@@ -22,32 +22,21 @@ from typing import IO
 
 from cl_client.batch import BatchItem
 from cl_client.errors import InvalidInputError
+from cl_client.tasks import check_input_file
 
 STDIN: str = "-"
 
 
 def input_error(path: Path) -> InvalidInputError | None:
-    """Why ``path`` cannot be an input, or None."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        if path.is_symlink():
-            return InvalidInputError(f"broken symlink: {path}")
-        return InvalidInputError(f"file not found: {path}")
-    except OSError as exc:
-        if exc.errno == 40:  # ELOOP
-            return InvalidInputError(f"symlink loop: {path}")
-        return InvalidInputError(f"{exc.strerror or exc}: {path}")
-    import stat as stat_module
-
-    if stat_module.S_ISDIR(st.st_mode):
+    """Why ``path`` cannot be an input (a readable folder or file), or None."""
+    if path.is_dir():
         if not os.access(path, os.R_OK | os.X_OK):
             return InvalidInputError(f"folder is not readable: {path}")
         return None
-    if not stat_module.S_ISREG(st.st_mode):
-        return InvalidInputError(f"not a regular file: {path}")
-    if not os.access(path, os.R_OK):
-        return InvalidInputError(f"file is not readable: {path}")
+    try:
+        check_input_file(path)
+    except InvalidInputError as exc:
+        return exc
     return None
 
 
@@ -116,13 +105,17 @@ class InputSource:
                 raise error
 
     def __iter__(self) -> Iterator[BatchItem]:
+        # With several arguments a folder's files keep the folder's name in their relative path,
+        # so `a/` and `b/` holding the same names do not collide under one --output folder.
+        several = len(self.args) > 1
         for arg in self.args:
             if arg == STDIN:
                 yield from self._from_stdin()
                 continue
             path = Path(arg)
             if path.is_dir():
-                yield from self._walk(path, path, PurePosixPath())
+                top = PurePosixPath(_folder_name(path)) if several else PurePosixPath()
+                yield from self._walk(top, path, PurePosixPath())
             else:
                 yield BatchItem(path, PurePosixPath(path.name))
 
@@ -145,7 +138,9 @@ class InputSource:
             return False
         return not any(_glob(text, g) for g in self.exclude)
 
-    def _walk(self, root: Path, folder: Path, rel: PurePosixPath) -> Iterator[BatchItem]:
+    def _walk(self, top: PurePosixPath, folder: Path, rel: PurePosixPath) -> Iterator[BatchItem]:
+        """The files under ``folder``; ``rel`` is its path inside the walked argument (what the
+        globs see) and ``top`` what goes before it in the items' relative paths."""
         try:
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
@@ -166,7 +161,7 @@ class InputSource:
                 if _key(path) in self._skip:
                     self.skipped.output += 1
                     continue
-                yield from self._walk(root, path, child_rel)
+                yield from self._walk(top, path, child_rel)
                 continue
             if not is_file:
                 continue  # sockets, FIFOs, broken or looping links
@@ -176,7 +171,7 @@ class InputSource:
             elif not self.accepts(path):
                 self.skipped.unsupported += 1
             else:
-                yield BatchItem(path, child_rel)
+                yield BatchItem(path, top / child_rel)
 
     def _from_stdin(self) -> Iterator[BatchItem]:
         stream = self.stdin if self.stdin is not None else sys.stdin
@@ -185,12 +180,17 @@ class InputSource:
                 continue
             path = Path(name)
             if path.is_dir():
-                yield from self._walk(path, path, PurePosixPath())
+                yield from self._walk(PurePosixPath(_folder_name(path)), path, PurePosixPath())
                 continue
             if not self._wanted(PurePosixPath(path.as_posix())):
                 self.skipped.filtered += 1
                 continue
             yield BatchItem(path, PurePosixPath(path.name))
+
+
+def _folder_name(path: Path) -> str:
+    name = path.name or path.absolute().name
+    return name if name not in ("", ".", "..") else "input"
 
 
 def _glob(text: str, pattern: str) -> bool:

@@ -90,6 +90,9 @@ class BatchDisplay(BatchObserver[TaskResult]):
             TimeRemainingColumn(),
             console=self._out.console(stderr=True),
             transient=True,
+            # Results printed meanwhile go above the bar only when they share its screen; a
+            # piped stdout must get them itself.
+            redirect_stdout=self._out.stdout_is_terminal,
         )
         self._overall = self._progress.add_task(
             printable(self._what) or "jobs", total=None, status=""

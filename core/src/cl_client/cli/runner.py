@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
@@ -28,7 +37,7 @@ from cl_client.errors import (
 )
 
 if TYPE_CHECKING:
-    from cl_client.batch import Batch, Outcome
+    from cl_client.batch import Batch, BatchItem, Destination, Outcome
     from cl_client.cli.destinations import ToStdout
     from cl_client.cli.inputs import InputSource
     from cl_client.cli.taskframe import TaskOptions
@@ -144,6 +153,9 @@ class _Results:
         out = self.out
         if outcome.error is not None:
             self.worst = max(self.worst, outcome.error.exit_code)
+            text = outcome.error.message
+            # On stderr in every mode: --json and --jsonl keep stdout for the documents.
+            out.error(text if self.single else f"{outcome.item.path}: {text}")
         if self.jsonl:
             out.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, default=str) + "\n")
             out.stdout.flush()
@@ -173,11 +185,15 @@ class _Results:
         out = self.out
         where = str(outcome.item.path)
         if outcome.error is not None:
-            text = outcome.error.message
-            out.error(text if self.single else f"{where}: {text}")
             return
         if outcome.state == "skipped":
-            out.debug(f"{where}: already done (job {outcome.job_id})")
+            saved = ", ".join(str(p) for p in outcome.saved)
+            line = f"{where}: already done (job {outcome.job_id}), saved in {saved}"
+            if self.single:
+                # One input: say why nothing happened (a batch counts these in its summary).
+                out.info(line + " — --force runs it again")
+            else:
+                out.debug(line)
             return
         if outcome.state == "submitted":
             out.result(f"{outcome.job_id}  {where}")
@@ -205,6 +221,45 @@ class _Results:
             with path.open("rb") as fh:
                 shutil.copyfileobj(fh, binary)
         binary.flush()
+
+
+def launched_server(client: Client) -> str | None:
+    """The journal's name for a server a launcher starts per command (its ports change every
+    time): the launcher and the profile. None for a server at a fixed address."""
+    settings = client.settings
+    return f"{settings.launcher}:{settings.profile}" if settings.launcher else None
+
+
+def _unique_destinations(
+    items: Iterable[BatchItem], dest: Destination | None, out: Output, results: _Results
+) -> Iterator[BatchItem]:
+    """``items``, leaving out (as an error) an input whose results would land where an earlier
+    input's did: files of the same name named from different folders, or two folders of the
+    same name. Remembers a 16-byte digest per input, not its path (100,000 inputs: a few MB)."""
+    import hashlib
+
+    from cl_client.batch import Folder
+    from cl_client.cli.destinations import Template
+
+    if isinstance(dest, Template) and "{job_id}" in dest.pattern:
+        dest = None  # every input gets a place of its own
+    if not isinstance(dest, Folder | Template):
+        yield from items
+        return
+    for_template = dest if isinstance(dest, Template) else None
+    seen: set[bytes] = set()
+    for item in items:
+        where = for_template.render(item, "") if for_template else item.rel
+        key = hashlib.blake2b(str(where).encode(), digest_size=16).digest()
+        if key not in seen:
+            seen.add(key)
+            yield item
+            continue
+        results.worst = max(results.worst, EXIT_USAGE)
+        out.error(
+            f"{item.path}: left out — its results would land where another input's did "
+            f"({where}); use a template such as -o 'out/{{parent}}/{{name}}' or one folder"
+        )
 
 
 def _summary(batch: Batch[TaskResult], seconds: float, source: InputSource) -> str:
@@ -319,6 +374,7 @@ def run_task_frame(
                     force=options.force,
                     wait=not options.no_wait,
                     observer=display,
+                    server=launched_server(client),
                 )
                 holder.append(batch)
                 counting = None
@@ -333,7 +389,8 @@ def run_task_frame(
                     )
                 try:
                     with display:
-                        async for outcome in batch.run(source):
+                        inputs = _unique_destinations(source, dest, out, results)
+                        async for outcome in batch.run(inputs):
                             results.write(outcome, render)
                 finally:
                     results.close()

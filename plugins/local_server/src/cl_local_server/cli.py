@@ -76,7 +76,7 @@ def run(
         typer.Option(
             envvar="CL_SERVER_ADMIN_PASSWORD",
             help="Password of the bootstrap admin (better given through the environment). "
-            "Default: generated and kept in <data dir>/admin-password (mode 0600) until changed.",
+            "Default: generated and kept in DATA_DIR/admin-password (mode 0600) until changed.",
             show_default=False,
         ),
     ] = None,
@@ -271,8 +271,8 @@ def reset(
             )
             raise typer.Exit(2)
         if not typer.confirm(f"Delete {folder} and everything in it?", default=False, err=True):
-            typer.echo("cancelled: nothing was deleted", err=True)
-            return
+            typer.echo("error: cancelled: nothing was deleted", err=True)
+            raise typer.Exit(130)
     # The server's own lock: held while one runs on the folder, and by us while deleting it, so
     # no server can start on a half-deleted folder.
     fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

@@ -167,8 +167,10 @@ def _cleaned(
         )
         return
     if result is None:
-        out.info("cancelled: no job was deleted")
-        return
+        from cl_client.errors import EXIT_INTERRUPTED
+
+        out.error("cancelled: no job was deleted")
+        raise typer.Exit(EXIT_INTERRUPTED)
     out.success(
         f"deleted {result.deleted_count} job folder(s) older than {days} day(s), freed "
         f"{format_bytes(result.freed_space)}"

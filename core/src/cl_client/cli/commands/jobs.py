@@ -192,9 +192,9 @@ def wait(
                 out.info(f"saved {path}")
         if job.failed:
             worst = max(worst, EXIT_JOB_FAILED)
-            out.error(
-                f"job {job.job_id} ({job.task_type}) ended in {job.status}: {job.error_message}"
-            )
+            from cl_client.tasks import job_failed_error
+
+            out.error(job_failed_error(job).message)
 
     async def go(client: Client) -> None:
         client.compute.on_notice = out.warn
