@@ -125,7 +125,7 @@ def test_fingerprint_end_to_end_against_a_local_server(
     result = _cl(
         venv,
         "example",
-        "fingerprint",
+        "duplicates",
         str(original),
         str(duplicate),
         str(other),
@@ -142,11 +142,19 @@ def test_fingerprint_end_to_end_against_a_local_server(
     assert report["duplicates"] == [[str(original), str(duplicate)]]
 
     human = _cl(
-        venv, "example", "fingerprint", str(original), str(duplicate), env=cl_server.client_env()
+        venv, "example", "duplicates", str(original), str(duplicate), env=cl_server.client_env()
     )
     assert human.returncode == 0, human.stderr
     md5 = expected[str(original)]
     assert f"{md5[:4]}-{md5[4:8]}-{md5[8:12]}  2" in human.stdout
+
+    # The task command on the core's frame: a folder in, one JSON line per file out.
+    lines = _cl(
+        venv, "example", "fingerprint", str(tmp_path), "--jsonl", env=cl_server.client_env()
+    )
+    assert lines.returncode == 0, lines.stderr
+    got = {r["input"]: r["result"]["md5"] for r in map(json.loads, lines.stdout.splitlines())}
+    assert {k: v for k, v in got.items() if k in expected} == expected
 
 
 def test_the_examples_own_tests_pass_in_that_environment(venv: Path) -> None:

@@ -1,6 +1,6 @@
-"""``cl example fingerprint`` end to end against a local server (the ``cl_run`` and ``cl_against``
-fixtures that ``cl-local-server`` provides), plus the pure parts: short fingerprints and duplicate
-grouping."""
+"""``cl example fingerprint`` and ``cl example duplicates`` end to end against a local server (the
+``cl_run`` and ``cl_against`` fixtures that ``cl-local-server`` provides), plus the pure parts:
+short fingerprints and duplicate grouping."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_fingerprints_and_duplicates_as_json(cl_run: ClRunner, tmp_path: Path) -
     copy = write(tmp_path / "copy.txt", b"the same bytes\n")
     other = write(tmp_path / "other.txt", b"different bytes\n")
 
-    result = cl_run("example", "fingerprint", str(first), str(copy), str(other), "--json")
+    result = cl_run("example", "duplicates", str(first), str(copy), str(other), "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
 
@@ -50,7 +50,7 @@ def test_human_output_shows_a_dedupe_table(cl_run: ClRunner, tmp_path: Path) -> 
     md5 = hashlib.md5(one.read_bytes()).hexdigest()  # noqa: S324
     short = f"{md5[0:4]}-{md5[4:8]}-{md5[8:12]}"
 
-    result = cl_run("example", "fingerprint", str(one), str(two))
+    result = cl_run("example", "duplicates", str(one), str(two))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Fingerprints (md5)"
@@ -63,9 +63,34 @@ def test_human_output_shows_a_dedupe_table(cl_run: ClRunner, tmp_path: Path) -> 
 
 def test_no_duplicates_is_said_plainly(cl_run: ClRunner, tmp_path: Path) -> None:
     single = write(tmp_path / "single.txt", b"alone\n")
-    result = cl_run("example", "fingerprint", str(single))
+    result = cl_run("example", "duplicates", str(single))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "no duplicates among 1 file(s)"
+
+
+def test_fingerprint_is_a_task_command_on_the_shared_frame(
+    cl_run: ClRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    paths = [write(folder / f"{n}.txt", f"content {n}\n".encode()) for n in ("a", "b", "c")]
+    # A folder is an input, --jsonl streams, --output mirrors: all from the core's frame.
+    result = cl_run(
+        "example", "fingerprint", str(folder), "--jsonl", "-o", str(tmp_path / "out") + "/"
+    )
+    assert result.exit_code == 0, result.stderr
+    records = {r["input"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert sorted(records) == sorted(str(p) for p in paths)
+    for path in paths:
+        md5 = hashlib.md5(path.read_bytes()).hexdigest()  # noqa: S324
+        assert records[str(path)]["result"]["md5"] == md5
+        assert (tmp_path / "out" / f"{path.name}.hash.json").is_file()
+    human = cl_run("example", "fingerprint", str(paths[0]))
+    assert human.exit_code == 0, human.stderr
+    heading, first_row = human.stdout.splitlines()[:2]
+    assert heading.startswith(f"{paths[0]} (job ")
+    md5 = hashlib.md5(paths[0].read_bytes()).hexdigest()  # noqa: S324
+    assert first_row.split() == ["fingerprint:", f"{md5[0:4]}-{md5[4:8]}-{md5[8:12]}"]
 
 
 def test_a_missing_file_is_refused_before_any_upload(cl_run: ClRunner, tmp_path: Path) -> None:

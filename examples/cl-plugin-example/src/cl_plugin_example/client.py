@@ -7,14 +7,14 @@ real result file (``params.output_path``, here ``output/hash.json``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cl_client.batch import DEFAULT_CONCURRENCY, Batch
 from cl_client.errors import ClError, JobFailedError, JobTimeoutError, MalformedResponseError
-from cl_client.models import Job, JobCreated
-from cl_client.tasks import TaskClient, TaskResult, check_int_range
+from cl_client.models import FormValue, Job, JobCreated, JsonObject
+from cl_client.tasks import TaskClient, TaskResult
 
 #: Where the hash task writes its result when ``params.output_path`` is missing (PROTOCOL §5.6).
 HASH_FILE = "output/hash.json"
@@ -29,6 +29,11 @@ class Fingerprint(TaskResult):
     md5: str
     media_type: str | None = None
 
+    def to_json(self) -> JsonObject:
+        out = super().to_json()
+        out["result"] = {"md5": self.md5, "fingerprint": self.short, "media_type": self.media_type}
+        return out
+
     @property
     def short(self) -> str:
         """The first 12 hex digits in groups of four, e.g. ``9e10-7d9d-372b``."""
@@ -39,8 +44,13 @@ class Fingerprint(TaskResult):
 class FingerprintClient(TaskClient[Fingerprint]):
     task_type = "hash"
 
+    @staticmethod
+    def build_form() -> dict[str, FormValue]:
+        """The hash task's form fields for an md5 fingerprint."""
+        return {"algorithm": "md5"}
+
     async def submit(self, file: Path, *, priority: int = 5) -> JobCreated:
-        return await self.submit_form(file, {"algorithm": "md5"}, priority=priority)
+        return await self.submit_form(file, self.build_form(), priority=priority)
 
     async def fingerprint(
         self,
@@ -84,29 +94,25 @@ async def fingerprint_files(
     client: FingerprintClient,
     files: Sequence[Path],
     *,
-    jobs: int = 3,
-    timeout: float | None = 30.0,  # noqa: ASYNC109 - each job's deadline
-    priority: int = 5,
+    jobs: int = DEFAULT_CONCURRENCY,
+    timeout: float | None = 30.0,  # noqa: ASYNC109 - each job's processing deadline
 ) -> list[FileOutcome]:
-    """Fingerprint every file, at most ``jobs`` uploads at a time, in the order given.
+    """Fingerprint every file with the core's batch engine (at most ``jobs`` in flight), in the
+    order given.
 
     A job that fails or times out is reported in its outcome and the others go on; anything else
     (no login, server unreachable) concerns every file and is raised.
     """
-    check_int_range("jobs", jobs, 1, None)
-    uploads = asyncio.Semaphore(jobs)
-
-    async def one(path: Path) -> FileOutcome:
-        try:
-            # Only uploads are bounded: small servers struggle with many at once, not with waits.
-            async with uploads:
-                created = await client.submit(path, priority=priority)
-            result = await client.wait_result(created.job_id, timeout=timeout)
-        except (JobFailedError, JobTimeoutError) as exc:
-            return FileOutcome(path, error=exc)
-        return FileOutcome(path, fingerprint=result)
-
-    return list(await asyncio.gather(*(one(path) for path in files)))
+    batch = Batch(client, client.build_form(), concurrency=jobs, timeout=timeout)
+    by_path: dict[Path, FileOutcome] = {}
+    async for outcome in batch.run(files):
+        error = outcome.error
+        if error is not None and not isinstance(error, JobFailedError | JobTimeoutError):
+            raise error
+        by_path[outcome.item.path] = FileOutcome(
+            outcome.item.path, fingerprint=outcome.result, error=error
+        )
+    return [by_path[path] for path in files]
 
 
 def duplicate_groups(outcomes: Sequence[FileOutcome]) -> list[list[FileOutcome]]:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cl_plugin_example.client import FileOutcome, duplicate_groups
+from cl_plugin_example.client import FileOutcome, Fingerprint, duplicate_groups
 
 if TYPE_CHECKING:
     from cl_client.cli import Output
     from cl_client.models import JsonObject
+
+
+def render_fingerprint(result: Fingerprint, output: Output) -> None:
+    """One input's fingerprint (the core prints the input and job id above it)."""
+    output.key_values(
+        [("fingerprint", result.short), ("md5", result.md5), ("type", result.media_type)]
+        + [("saved", str(path)) for path in result.downloaded]
+    )
 
 
 def outcome_json(outcome: FileOutcome) -> JsonObject:
