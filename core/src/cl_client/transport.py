@@ -504,6 +504,7 @@ class ServiceTransport:
         stream: bool,
         on_bytes: UploadProgress | None = None,
     ) -> httpx.Response:
+        import h11
         import httpx
 
         client = self._http()
@@ -540,7 +541,8 @@ class ServiceTransport:
                 self.requests_sent += 1
                 try:
                     response = await client.send(request, stream=stream)
-                except httpx.LocalProtocolError as exc:
+                except (httpx.LocalProtocolError, h11.LocalProtocolError) as exc:
+                    # h11's own error escapes httpx when the body ends before its length.
                     if files and "Content-Length" in str(exc):
                         names = ", ".join(str(f) for f in files.values())
                         raise InvalidInputError(

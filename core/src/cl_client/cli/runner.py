@@ -94,8 +94,8 @@ def run_coroutine(
     import asyncio
 
     try:
-        return asyncio.run(make())
-    except KeyboardInterrupt:
+        return asyncio.run(_terminable(make))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         out.error("interrupted")
         if on_interrupt is not None:
             on_interrupt()
@@ -108,6 +108,18 @@ def run_coroutine(
         if isinstance(exc, ClickException):
             raise
         fail(out, exc)
+
+
+async def _terminable(make: Callable[[], Coroutine[object, object, T]]) -> T:
+    """``make()``, ended by SIGTERM as by Ctrl-C: the task is cancelled, so downloads remove
+    their partial files and batches record what they submitted."""
+    import asyncio
+    import signal
+
+    current = asyncio.current_task()
+    if current is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
+    return await make()
 
 
 def output_for(ctx: typer.Context, *, json_output: bool = False) -> Output:
@@ -293,7 +305,6 @@ def run_task_frame(
 ) -> None:
     """Run a task command (see :mod:`cl_client.cli.taskframe`)."""
     import asyncio
-    import signal
     import time
 
     from cl_client.batch import Batch
@@ -347,10 +358,6 @@ def run_task_frame(
         from cl_client.client import Client
 
         loop = asyncio.get_running_loop()
-        current = asyncio.current_task()
-        if current is not None:
-            # SIGTERM ends the batch as Ctrl-C does: uploads settle, outputs stay whole.
-            loop.add_signal_handler(signal.SIGTERM, current.cancel)
         journal = None if journal_disabled() else Journal()
         try:
             async with Client(overrides=settings.overrides()) as client:
@@ -402,7 +409,7 @@ def run_task_frame(
 
     try:
         try:
-            asyncio.run(main())
+            asyncio.run(_terminable(main))
         finally:
             if to_stdout is not None:
                 to_stdout.cleanup()
