@@ -75,6 +75,19 @@ BUILTIN_COMMANDS: Final[tuple[CommandSpec, ...]] = (
         group=False,
     ),
     CommandSpec(
+        "tasks",
+        f"{_CMDS}.tasks:tasks",
+        "List the server's task types, idle workers and the plugins covering them.",
+        JOBS,
+        group=False,
+    ),
+    CommandSpec(
+        "task",
+        f"{_CMDS}.tasks:task_app",
+        "Run any task type the server offers, with -F key=value form fields.",
+        JOBS,
+    ),
+    CommandSpec(
         "help",
         f"{_CMDS}.help:help_command",
         "Help on a command or a topic: environment, exit-codes.",
