@@ -88,6 +88,13 @@ BUILTIN_COMMANDS: Final[tuple[CommandSpec, ...]] = (
         JOBS,
     ),
     CommandSpec(
+        "api",
+        f"{_CMDS}.api:api",
+        "Send an authenticated request to any endpoint and print the JSON answer.",
+        JOBS,
+        group=False,
+    ),
+    CommandSpec(
         "help",
         f"{_CMDS}.help:help_command",
         "Help on a command or a topic: environment, exit-codes.",
