@@ -1,7 +1,7 @@
 """``-F key=value`` form fields, shared by ``cl task run`` and ``cl api``.
 
-``-F key=@path`` reads the value from a file (as ``gh api -F`` does); ``--raw-field key=value`` sends the
-value as written, even when it starts with ``@``.
+``-F key=@path`` reads the value from a file (as ``gh api -F`` does); ``--raw-field key=value``
+sends the value as written, even when it starts with ``@``.
 """
 
 from __future__ import annotations
