@@ -54,10 +54,9 @@ BUILTIN_COMMANDS: Final[tuple[CommandSpec, ...]] = (
     ),
     CommandSpec(
         "plugins",
-        f"{_CMDS}.plugins:plugins",
-        "List installed plugins, their commands and load errors.",
+        f"{_CMDS}.plugins:app",
+        "List installed plugins and their load errors; install, upgrade and scaffold them.",
         SETUP,
-        group=False,
     ),
     CommandSpec("job", f"{_CMDS}.jobs:job_app", "Get, wait for, delete and download jobs.", JOBS),
     CommandSpec(
