@@ -251,3 +251,53 @@ def _range_text(low: int | None, high: int | None) -> str:
     if low is not None:
         return f"at least {low}"
     return f"at most {high}"
+
+
+# --- any task type, without a plugin ----------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class GenericResult(TaskResult):
+    """The result of a job of any task type: the job record, and the main output
+    (``params.output_path``) when it is a JSON file (``result`` in :meth:`to_json`, as the
+    plugins' results have it)."""
+
+    #: The decoded main output when it is a ``.json`` file, else None.
+    output: JsonObject | None = None
+
+    def to_json(self) -> JsonObject:
+        out = super().to_json()
+        if self.output is not None:
+            out["result"] = self.output
+        return out
+
+
+class GenericTaskClient(TaskClient[GenericResult]):
+    """A client for a task type no plugin covers: form fields are sent as given and the result is
+    the job's main output (``params.output_path``). Make one for a task type with
+    :meth:`for_task`::
+
+        client = GenericTaskClient.for_task("hash")(compute)
+        created = await client.submit_form("photo.jpg", {"algorithm": "md5"})
+        result = await client.wait_result(created.job_id, dest=Path("hash.json"))
+    """
+
+    task_type: ClassVar[str] = ""
+
+    @classmethod
+    def for_task(cls, task_type: str) -> type[GenericTaskClient]:
+        """The client class of ``task_type`` (``POST /jobs/<task_type>``)."""
+        if not task_type or "/" in task_type or task_type.strip() != task_type:
+            raise InvalidInputError(f"not a task type: {task_type!r}")
+        return type(f"GenericTaskClient[{task_type}]", (cls,), {"task_type": task_type})
+
+    async def collect(self, job: Job, dest: Path | None = None) -> GenericResult:
+        path = job.output_path
+        is_json = bool(path) and path.endswith(".json")
+        if not path or (dest is None and not is_json):
+            return GenericResult(job=job)
+        data, saved = await self.fetch_bytes(job, path, dest)
+        output = (
+            parse_json_object(data, f"job file {path} of job {job.job_id}") if is_json else None
+        )
+        return GenericResult(job=job, downloaded=[] if saved is None else [saved], output=output)

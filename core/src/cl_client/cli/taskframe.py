@@ -313,6 +313,14 @@ def _paths_parameter() -> inspect.Parameter:
     )
 
 
+def _is_argument(param: inspect.Parameter) -> bool:
+    """Whether ``param`` is declared ``Annotated[..., typer.Argument(...)]``."""
+    from typer.models import ArgumentInfo
+
+    metadata: tuple[object, ...] = getattr(param.annotation, "__metadata__", ())
+    return any(isinstance(m, ArgumentInfo) for m in metadata)
+
+
 def task_command(
     app: typer.Typer, name: str | None = None, *, default_timeout: float
 ) -> Callable[[F], F]:
@@ -366,14 +374,16 @@ def task_command(
         ctx_param = inspect.Parameter(
             "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
         )
-        params = [ctx_param, _paths_parameter(), *own, *shared]
+        # The plan function's own arguments (``cl task run TYPE PATH…``) come before the inputs.
+        leading = [p for p in own if _is_argument(p)]
+        options = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own if p not in leading]
+        positional = [
+            p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for p in [ctx_param, *leading, _paths_parameter()]
+        ]
+        params = [*positional, *options, *shared]
         # Typer reads the command's options from its signature and annotations.
-        command.__signature__ = inspect.Signature(  # pyright: ignore[reportFunctionMemberAccess]
-            [
-                p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if i > 1 else p
-                for i, p in enumerate(params)
-            ]
-        )
+        command.__signature__ = inspect.Signature(params)  # pyright: ignore[reportFunctionMemberAccess]
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__doc__ = fn.__doc__
         command.__name__ = fn.__name__

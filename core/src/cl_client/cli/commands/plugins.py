@@ -1,4 +1,5 @@
-"""``cl plugins``: what is installed, what each plugin adds, and what failed."""
+"""``cl plugins``: what is installed, what each plugin adds, and what failed; installing,
+removing, upgrading and scaffolding plugins."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cl_client.cli import get_output, json_option
 from cl_client.cli.runner import guarded
 
 if TYPE_CHECKING:
+    from cl_client.cli.output import Output
     from cl_client.plugins import PluginInfo
 
 
@@ -22,8 +24,26 @@ def _status(info: PluginInfo) -> str:
     return "conflict" if info.conflicts else "ok"
 
 
+app = typer.Typer(
+    help="List installed plugins; install, uninstall, upgrade and scaffold them.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@app.callback()
 def plugins(ctx: typer.Context, json_output: Annotated[bool, json_option()] = False) -> None:
-    """List installed plugins: distribution, version, hooks, commands, task clients, errors."""
+    """List installed plugins: distribution, version, hooks, commands, task clients, errors.
+
+    The sub-commands install plugins into the environment cl runs from (with uv when it made
+    that environment, else pip), refusing one made for another version of cl-client.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    list_plugins(ctx)
+
+
+def list_plugins(ctx: typer.Context) -> None:
     from cl_client.cli.app import BUILTIN_COMMANDS
     from cl_client.plugins import plugin_infos
 
@@ -69,3 +89,117 @@ def plugins(ctx: typer.Context, json_output: Annotated[bool, json_option()] = Fa
                 out.stderr.write(info.traceback)
         for conflict in info.conflicts:
             out.warn(f"{info.name}: {conflict}")
+
+
+# --- installing -------------------------------------------------------------------------------
+
+
+def _plugin_distributions() -> dict[str, str]:
+    """Plugin name and distribution name (both lower case) → distribution, of what is installed."""
+    from cl_client.plugins import discover_entry_points
+
+    out: dict[str, str] = {}
+    for entry in discover_entry_points():
+        out[entry.name.lower()] = entry.distribution
+        out[entry.distribution.lower()] = entry.distribution
+    return out
+
+
+TargetArg = Annotated[
+    str,
+    typer.Argument(
+        help="A package name on the index (with a version range if you like), a folder or "
+        "wheel, or a URL (git+https://…).",
+        metavar="NAME|PATH|URL",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def install(ctx: typer.Context, target: TargetArg) -> None:
+    """Install a plugin into the environment cl runs from, after checking that its cl-client
+    requirement admits this cl."""
+    from cl_client.cli import installer
+
+    out = get_output(ctx)
+    with guarded(out):
+        tool = installer.find_installer()
+        spec = installer.spec_of(target)
+        core = installer.core_version()
+        out.info(f"checking {target} ...")
+        info = installer.inspect_package(tool, spec)
+        installer.check_compatible(info, core)
+        out.info(
+            f"installing {info.name} {info.version} with {tool.tool} into {installer.environment()}"
+        )
+        installer.install(tool, spec)
+    _report_installed(out, info.name)
+
+
+@app.command()
+def uninstall(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(help="The plugin or its distribution.", metavar="NAME", show_default=False),
+    ],
+) -> None:
+    """Remove an installed plugin from the environment cl runs from."""
+    from cl_client.cli import installer
+    from cl_client.errors import InvalidInputError
+
+    out = get_output(ctx)
+    with guarded(out):
+        distribution = _plugin_distributions().get(name.lower())
+        if distribution is None:
+            raise InvalidInputError(f"no installed plugin is called {name!r} (see `cl plugins`)")
+        if distribution.lower() == installer.CORE:
+            raise InvalidInputError(f"{installer.CORE} is cl itself, not a plugin")
+        installer.uninstall(installer.find_installer(), distribution)
+    out.success(f"removed {distribution}")
+
+
+@app.command()
+def upgrade(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="The plugin or its distribution (default: every installed plugin).",
+            metavar="[NAME]",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Upgrade plugins to their newest versions that admit this cl (cl-client stays as it is)."""
+    from cl_client.cli import installer
+    from cl_client.errors import InvalidInputError
+
+    out = get_output(ctx)
+    with guarded(out):
+        known = _plugin_distributions()
+        if name is None:
+            names = sorted(set(known.values()))
+        else:
+            found = known.get(name.lower())
+            if found is None:
+                raise InvalidInputError(
+                    f"no installed plugin is called {name!r} (see `cl plugins`)"
+                )
+            names = [found]
+        tool = installer.find_installer()
+        for distribution in names:
+            installer.install(tool, distribution, upgrade=True)
+            out.success(f"upgraded {distribution}")
+
+
+def _report_installed(out: Output, distribution: str) -> None:
+    from cl_client.plugins import discover_entry_points
+
+    commands = [e.name for e in discover_entry_points() if e.distribution == distribution]
+    out.success(
+        f"installed {distribution}"
+        + (f" (plugin {', '.join(commands)})" if commands else "")
+        + "; see `cl plugins`"
+    )

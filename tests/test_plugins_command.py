@@ -1,0 +1,108 @@
+"""``cl plugins install`` / ``uninstall`` in a fresh environment made here: the example plugin from
+its folder, and a copy of it whose ``cl-client`` range does not admit this core (refused before
+anything is installed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "cl-plugin-example"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _uv() -> str:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is needed to build a fresh environment (scripts/_uv.sh installs it)")
+    return uv
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new uv-made environment holding the core alone (built from its folder, not editable)."""
+    uv = _uv()
+    home = tmp_path_factory.mktemp("plugins-command")
+    venv = home / "venv"
+    subprocess.run(
+        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=home, check=True
+    )
+    install = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+    offline = subprocess.run(
+        [*install, "--offline", str(REPO / "core")], cwd=home, capture_output=True, check=False
+    )
+    if offline.returncode != 0:  # something is not in uv's cache yet: fetch it
+        subprocess.run([*install, str(REPO / "core")], cwd=home, check=True)
+    return venv
+
+
+def _cl(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CL_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(_uv()).parent), env["PATH"]])
+    env["CL_CONFIG_DIR"] = str(venv.parent / "config")
+    env["CL_STATE_DIR"] = str(venv.parent / "state")
+    return subprocess.run(
+        [str(venv / "bin" / "cl"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=venv.parent,
+        timeout=240,
+        check=False,
+    )
+
+
+def _distributions(venv: Path) -> set[str]:
+    listed = _cl(venv, "plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return {entry["distribution"] for entry in json.loads(listed.stdout)}
+
+
+def test_install_and_uninstall_the_example_from_its_folder(venv: Path) -> None:
+    assert "cl-plugin-example" not in _distributions(venv)
+    installed = _cl(venv, "plugins", "install", str(EXAMPLE))
+    assert installed.returncode == 0, installed.stderr
+    assert "installed cl-plugin-example" in installed.stderr
+    assert "cl-plugin-example" in _distributions(venv)
+    helped = _cl(venv, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert any(line.split()[:1] == ["example"] for line in helped.stdout.splitlines())
+
+    removed = _cl(venv, "plugins", "uninstall", "example")
+    assert removed.returncode == 0, removed.stderr
+    assert "cl-plugin-example" not in _distributions(venv)
+    assert _cl(venv, "plugins", "uninstall", "example").returncode == 2
+
+
+def test_a_plugin_for_another_core_is_refused_before_installing(venv: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "cl-plugin-example"
+    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    pyproject = copy / "pyproject.toml"
+    text = pyproject.read_text()
+    assert '"cl-client>=0.1,<0.2"' in text
+    pyproject.write_text(text.replace('"cl-client>=0.1,<0.2"', '"cl-client>=9.0,<10"'))
+    refused = _cl(venv, "plugins", "install", str(copy))
+    assert refused.returncode == 2, refused.stderr
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith("error:")
+    assert "cl-client<10,>=9.0" in line
+    assert "cl-client 0.1.0" in line
+    assert "cl-plugin-example" not in _distributions(venv)
+
+
+def test_a_missing_folder_is_one_line(venv: Path, tmp_path: Path) -> None:
+    result = _cl(venv, "plugins", "install", str(tmp_path / "nothing-here"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no such plugin folder")
