@@ -100,3 +100,44 @@ def test_readme_library_example_runs_for_a_user_who_ran_cl_login(
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("completed ")
+
+
+@pytest.mark.timeout(180)
+def test_readme_batch_example_hashes_a_folder_and_resumes(tmp_path: Path) -> None:
+    """The batch example, as printed, twice: the second run skips what the first saved."""
+    blocks = re.findall(
+        r"```python\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.DOTALL
+    )
+    [example] = [b for b in blocks if "Batch(" in b]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
+    env.update(
+        CL_CONFIG_DIR=str(tmp_path / "config"),
+        CL_STATE_DIR=str(tmp_path / "state"),
+        CL_LOCAL_SERVER_DATA_DIR=str(tmp_path / "local-server"),
+    )
+    script = tmp_path / "batch_example.py"
+    script.write_text(example, encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "examples").symlink_to(REPO / "examples")
+
+    def run() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=150,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    first = run()
+    photo = REPO / "examples" / "media" / "astronaut.jpg"
+    md5 = hashlib.md5(photo.read_bytes(), usedforsecurity=False).hexdigest()
+    assert f"{photo.relative_to(REPO)} {md5}" in first
+    assert (work / "hashes" / "astronaut.jpg.hash.json").is_file()
+    assert first[-1] == "1 done, 0 skipped"
+    assert run()[-1] == "0 done, 1 skipped"  # resumed from the journal: nothing submitted

@@ -208,8 +208,8 @@ class Batch(Generic[R]):
     """One task over many inputs (see the module docstring).
 
     ``form`` holds the task's form fields (build them with the task client's ``build_form``);
-    together with the task type and the server (``server``, by default the compute URL) they
-    identify the batch in the journal.
+    together with the task type and the server (``server``, by default the compute client's
+    ``server_id``) they identify the batch in the journal.
     """
 
     def __init__(
@@ -243,9 +243,7 @@ class Batch(Generic[R]):
         self.force = force
         self.wait = wait
         self.observer: BatchObserver[R] = observer or BatchObserver[R]()
-        # What names the server in the journal: its URL, unless the caller knows better (a
-        # server started for each command gets new ports every time).
-        server = server or task.compute.transport.base_url
+        server = server or task.compute.server_id
         self.key = batch_key(server, task.task_type, self.form)
         self._server = server
         #: Counts so far.

@@ -179,7 +179,9 @@ class Client:
 
             transport = self._transport("compute")
             transport.session = self.session
-            self._compute = ComputeClient(transport, self.mqtt)
+            launcher = self.settings.launcher
+            server_id = f"{launcher}:{self.settings.profile}" if launcher else None
+            self._compute = ComputeClient(transport, self.mqtt, server_id=server_id)
         return self._compute
 
     # -- shortcuts ---------------------------------------------------------------------------

@@ -181,8 +181,12 @@ class ComputeClient:
         sweep_interval: float = SWEEP_INTERVAL,
         status_rate: float = STATUS_REQUESTS_PER_SECOND,
         mqtt_connect_timeout: float = 5.0,
+        server_id: str | None = None,
     ) -> None:
         self.transport = transport
+        #: What names this server in the job journal: its URL, or for a server a launcher starts
+        #: per command (new ports every time) the launcher and profile.
+        self.server_id = server_id or transport.base_url
         self.mqtt = mqtt
         self.poll_interval = poll_interval
         self.first_poll = first_poll

@@ -235,13 +235,6 @@ class _Results:
         binary.flush()
 
 
-def launched_server(client: Client) -> str | None:
-    """The journal's name for a server a launcher starts per command (its ports change every
-    time): the launcher and the profile. None for a server at a fixed address."""
-    settings = client.settings
-    return f"{settings.launcher}:{settings.profile}" if settings.launcher else None
-
-
 def _unique_destinations(
     items: Iterable[BatchItem], dest: Destination | None, out: Output, results: _Results
 ) -> Iterator[BatchItem]:
@@ -381,7 +374,6 @@ def run_task_frame(
                     force=options.force,
                     wait=not options.no_wait,
                     observer=display,
-                    server=launched_server(client),
                 )
                 holder.append(batch)
                 counting = None
