@@ -62,6 +62,8 @@ R_contra = TypeVar("R_contra", bound=TaskResult, contravariant=True)
 
 #: Jobs in flight at once unless told otherwise.
 DEFAULT_CONCURRENCY: Final = 4
+#: Inputs up to this size are hashed for the journal on the event loop, larger ones in a thread.
+_INLINE_DIGEST_BYTES: Final = 256 * 1024
 #: Seconds a cancelled batch waits for uploads already sent, so their job ids are recorded.
 _SETTLE_SECONDS: Final = 10.0
 
@@ -253,6 +255,8 @@ class Batch(Generic[R]):
         self.submitted = 0
         #: Jobs submitted and not yet finished: the input and its job id.
         self._in_flight: dict[BatchItem, str] = {}
+        # Whether the journal held no row of this batch when the run began (None: not asked yet).
+        self._fresh_batch: bool | None = None
         self._largest_in_flight = 0
 
     # -- what the caller sees ----------------------------------------------------------------
@@ -346,6 +350,10 @@ class Batch(Generic[R]):
             return self._failed(item, InvalidInputError(_os_message(exc, item.path)))
         if self.journal is None or self.force:
             return _Plan("submit", stat)
+        if self._fresh_batch is None:
+            self._fresh_batch = not self.journal.has_batch(self.key)
+        if self._fresh_batch:
+            return _Plan("submit", stat)  # nothing to resume: no lookup per input
         entry = self.journal.latest(self.key, stat.path)
         if entry is None or entry.job_id is None:
             return _Plan("submit", stat)
@@ -412,7 +420,11 @@ class Batch(Generic[R]):
     ) -> tuple[int | None, str]:
         row: int | None = None
         if self.journal is not None:
-            stat = await asyncio.to_thread(stat.with_digest)
+            # Small files are hashed in place: a thread hop costs more than reading them.
+            if stat.size <= _INLINE_DIGEST_BYTES:
+                stat = stat.with_digest()
+            else:
+                stat = await asyncio.to_thread(stat.with_digest)
             row = self.journal.record_pending(
                 self.key, self._server, self.task.task_type, self.form, stat
             )
