@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cl_client.testing import ClRunner
+from faultserver import FaultServer, Route
 
 from . import echo_plugin
 
@@ -156,3 +157,23 @@ def server_env(server: LocalServer, isolated: Path, cl_against: ClAgainst) -> di
 def jwt_env(jwt_server: LocalServer, isolated: Path, cl_against: ClAgainst) -> dict[str, str]:
     """Point ``cl`` at the JWT ``jwt_server`` (not logged in)."""
     return cl_against(jwt_server).env
+
+
+#: A broker nobody listens on and no login: with it a fault server plays the whole service.
+OFFLINE = {"CL_MQTT_URL": "mqtt://127.0.0.1:9", "CL_NO_AUTH": "1"}
+
+
+@pytest.fixture
+def fault() -> Iterator[list[FaultServer]]:
+    """``serve(fault, route)`` starts fault servers; every one is closed at teardown."""
+    servers: list[FaultServer] = []
+    yield servers
+    for server in servers:
+        server.close()
+
+
+def serve(fault: list[FaultServer], route: Route) -> dict[str, str]:
+    """Start a fault server for ``route``; the environment pointing ``cl`` at it."""
+    server = FaultServer(route)
+    fault.append(server)
+    return {"CL_COMPUTE_URL": server.url, "CL_AUTH_URL": server.url, **OFFLINE}

@@ -14,7 +14,6 @@ import os
 import stat
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ import pytest
 from faultserver import JOB_ID, Answer, FaultServer, fake_compute, job_record
 from typer.testing import Result
 
-from .conftest import MEDIA, RunCl, RunSub, child_env, cl_command
+from .conftest import MEDIA, OFFLINE, RunCl, RunSub, child_env, cl_command, serve
 
 if TYPE_CHECKING:
     from cl_local_server.pytest_plugin import ServerFactory
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.timeout(90)
 
-OFFLINE = {"CL_MQTT_URL": "mqtt://127.0.0.1:9", "CL_NO_AUTH": "1"}
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil"
 
 
@@ -58,23 +56,6 @@ def hash_job() -> str:
             return created.job_id
 
     return asyncio.run(go())
-
-
-@pytest.fixture
-def fault() -> Iterator[list[FaultServer]]:
-    """``fault.append(FaultServer(...))``: every server is closed at teardown."""
-    servers: list[FaultServer] = []
-    yield servers
-    for server in servers:
-        server.close()
-
-
-def serve(fault: list[FaultServer], route: object) -> dict[str, str]:
-    """Start a fault server for ``route``; the environment pointing ``cl`` at it."""
-    assert callable(route)
-    server = FaultServer(route)  # pyright: ignore[reportArgumentType]
-    fault.append(server)
-    return {"CL_COMPUTE_URL": server.url, "CL_AUTH_URL": server.url, **OFFLINE}
 
 
 # --- 1: download destinations that are not plain files --------------------------------------

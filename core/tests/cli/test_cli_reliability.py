@@ -14,7 +14,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -32,33 +31,16 @@ from faultserver import (
     json_answer,
 )
 
-from .conftest import MEDIA, RunCl, child_env, cl_command
+from .conftest import MEDIA, OFFLINE, RunCl, child_env, cl_command, serve
 
 if TYPE_CHECKING:
     from cl_local_server.pytest_plugin import ClAgainst, ServerFactory
 
 pytestmark = pytest.mark.timeout(120)
 
-OFFLINE_BROKER = {"CL_MQTT_URL": "mqtt://127.0.0.1:9", "CL_NO_AUTH": "1"}
-
-
-@pytest.fixture
-def servers() -> Iterator[list[FaultServer]]:
-    started: list[FaultServer] = []
-    yield started
-    for server in started:
-        server.close()
-
-
-def env_for(servers: list[FaultServer], route: object) -> dict[str, str]:
-    assert callable(route)
-    server = FaultServer(route)  # pyright: ignore[reportArgumentType]
-    servers.append(server)
-    return {"CL_COMPUTE_URL": server.url, "CL_AUTH_URL": server.url, **OFFLINE_BROKER}
-
 
 def test_status_polls_ride_out_transient_503s_injected(
-    cl: RunCl, servers: list[FaultServer], isolated: Path
+    cl: RunCl, fault: list[FaultServer], isolated: Path
 ) -> None:
     calls = {"n": 0}
     done = fake_compute(job_record("hash"))
@@ -70,14 +52,14 @@ def test_status_polls_ride_out_transient_503s_injected(
                 return Answer(503, b"restarting")
         return done(request)
 
-    result = cl("job", "wait", JOB_ID, "--json", env=env_for(servers, route))
+    result = cl("job", "wait", JOB_ID, "--json", env=serve(fault, route))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["status"] == "completed"
     assert calls["n"] >= 4
 
 
 def test_a_submission_is_never_repeated_after_it_was_sent_injected(
-    cl: RunCl, echo: ModuleType, servers: list[FaultServer], isolated: Path
+    cl: RunCl, echo: ModuleType, fault: list[FaultServer], isolated: Path
 ) -> None:
     posts: list[str] = []
     inner = fake_compute(job_record("hash"))
@@ -88,7 +70,7 @@ def test_a_submission_is_never_repeated_after_it_was_sent_injected(
             return Answer(fault="reset")  # the body arrived; no answer comes back
         return inner(request)
 
-    result = cl("echo-test", "md5", str(MEDIA / "coffee.jpg"), env=env_for(servers, route))
+    result = cl("echo-test", "md5", str(MEDIA / "coffee.jpg"), env=serve(fault, route))
     assert result.exit_code == 5, result.output
     assert "may have been created on the server" in result.stderr
     assert "Traceback" not in result.output
@@ -123,7 +105,7 @@ def test_a_wait_survives_a_server_restart(
     waiting = subprocess.Popen(
         [*cl_command(), "job", "wait", job_id, "--json"],
         # Polling only (no broker), so the outage is seen by the status requests themselves.
-        env=child_env({**env, "CL_RETRY_SECONDS": "1", **OFFLINE_BROKER}),
+        env=child_env({**env, "CL_RETRY_SECONDS": "1", **OFFLINE}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -140,7 +122,7 @@ def test_a_wait_survives_a_server_restart(
 
 
 def test_sigterm_during_a_download_leaves_no_partial_file_injected(
-    servers: list[FaultServer], isolated: Path, tmp_path: Path
+    fault: list[FaultServer], isolated: Path, tmp_path: Path
 ) -> None:
     started = threading.Event()
 
@@ -153,7 +135,7 @@ def test_sigterm_during_a_download_leaves_no_partial_file_injected(
     dest = tmp_path / "out" / "hash.json"
     proc = subprocess.Popen(
         [*cl_command(), "job", "download", JOB_ID, "output/hash.json", str(dest)],
-        env=child_env(env_for(servers, route)),
+        env=child_env(serve(fault, route)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -169,11 +151,11 @@ def test_sigterm_during_a_download_leaves_no_partial_file_injected(
 
 
 def test_an_input_that_shrinks_during_its_upload_is_refused_in_one_line_injected(
-    servers: list[FaultServer], tmp_path: Path
+    fault: list[FaultServer], tmp_path: Path
 ) -> None:
     route = fake_compute(job_record("hash"))
     server = FaultServer(route)
-    servers.append(server)
+    fault.append(server)
     path = tmp_path / "shrinking.bin"
     path.write_bytes(b"y" * 2_000_000)
 
