@@ -264,7 +264,7 @@ class ComputeClient:
 
         ``timeout`` limits the job's processing (from when it started), ``queue_timeout`` the
         time it may wait to start (None: no limit); JobTimeoutError when either passes (the job
-        goes on on the server). Progress comes from MQTT events (``source="mqtt"``) and polls
+        keeps running on the server). Progress comes from MQTT events (``source="mqtt"``) and polls
         (``"http"``); each step is reported once, never backwards. See the module docstring for
         when requests are sent.
         """
