@@ -175,3 +175,19 @@ def test_a_missing_file_is_a_one_line_usage_error(cl_run: ClRunner, tmp_path: Pa
     result = cl_run("face-detection", "detect", str(missing))
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [f"error: file not found: {missing}"]
+
+
+def test_job_files_and_download_all_fetch_the_json_and_every_crop(
+    cl_run: ClRunner, tmp_path: Path
+) -> None:
+    job_id = json.loads(_ok(cl_run("face-detection", "detect", str(ASTRONAUT), "--json")).stdout)[
+        "job_id"
+    ]
+    files = _ok(cl_run("job", "files", job_id)).stdout.splitlines()
+    assert files == ["output/face_detection.json", "faces/face_0.png"]
+    saved = _ok(cl_run("job", "download", job_id, "--all", str(tmp_path / "all"))).stdout
+    assert saved.splitlines() == [str(tmp_path / "all" / f) for f in files]
+    with Image.open(tmp_path / "all" / "faces" / "face_0.png") as crop:
+        assert crop.size == (112, 112)
+    report = json.loads((tmp_path / "all" / "output" / "face_detection.json").read_text())
+    assert len(report["faces"]) == 1

@@ -202,3 +202,22 @@ def test_playlist_names_outside_output_are_refused(
         "astronaut.mp4/v.m3u8",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "state"]
+
+
+def test_job_files_and_download_all_give_a_playable_stream(
+    cl_run: ClRunner, tmp_path: Path
+) -> None:
+    job_id = _json(cl_run("hls-streaming", "generate-manifest", str(VIDEO), "-V", "240", "--json"))[
+        "job_id"
+    ]
+    files = cl_run("job", "files", job_id)
+    assert files.exit_code == 0, files.output
+    listed = files.stdout.splitlines()
+    assert listed[0] == "output/adaptive.m3u8"
+    assert any(name.endswith(".m3u8") for name in listed[1:])
+    assert sum(1 for name in listed if name.endswith(".ts")) >= 1
+    saved = cl_run("job", "download", job_id, "--all", str(tmp_path / "all"))
+    assert saved.exit_code == 0, saved.output
+    assert len(saved.stdout.splitlines()) == len(listed)
+    # Every segment the playlists name came along, where the playlists say.
+    assert _check_playable(tmp_path / "all" / "output") >= 1
