@@ -317,3 +317,20 @@ def test_single_file_prints_its_job_id(cl_sub: RunSub, fresh: LocalServer, tmp_p
     result = cl_sub("echo-test", "md5", str(path))
     assert result.returncode == 0, result.stderr
     assert "(job " in result.stdout
+
+
+def test_a_symlink_loop_at_a_destination_fails_that_input_only(
+    cl: RunCl, fresh: LocalServer, tmp_path: Path
+) -> None:
+    paths = tree(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    trap = out / "d0" / "e0" / "f000.txt.output"
+    trap.parent.mkdir(parents=True)
+    trap.symlink_to(trap)  # a link to itself
+    result = cl("echo-test", "run", str(tmp_path / "in"), "-o", str(out), "--jsonl")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "symlink loop" in errors[0] and str(paths[0]) in errors[0]
+    assert "Traceback" not in result.output
+    assert (out / "d1" / "e1" / "f001.txt.output").read_text() == "TEXT 1"
+    assert trap.is_symlink()  # left as it was
