@@ -135,7 +135,8 @@ def test_a_text_file_is_no_metadata_not_an_empty_table(cl_run: ClRunner, tmp_pat
     note.write_text("not an image\n")
     result = cl_run("exif", "extract", str(note))
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("note.txt: no EXIF metadata")
+    heading, line = result.stdout.splitlines()[:2]
+    assert heading.startswith(f"{note} (job ") and line.startswith("no EXIF metadata")
     assert "field" not in result.stdout
 
 

@@ -100,7 +100,7 @@ def test_a_table_only_when_there_is_something_to_show(cl_run: ClRunner, tmp_path
     note.write_text("not an image\n")
     text = cl_run("exif", "extract", str(note))
     assert text.exit_code == 0, text.output
-    assert text.stdout == "note.txt: no EXIF metadata\n"
+    assert text.stdout.splitlines()[1:] == ["no EXIF metadata"]
     png = cl_run("exif", "extract", str(MEDIA / "chelsea.png"))
     assert png.exit_code == 0, png.output
-    assert png.stdout.splitlines() == ["chelsea.png", "field  value", "Size   451×300"]
+    assert png.stdout.splitlines()[1:] == ["field  value", "Size   451×300"]

@@ -47,7 +47,8 @@ def cl_module_executors() -> Mapping[str, Executor | None]:
 def test_the_original_stream_is_saved_though_the_master_does_not_list_it(
     cl_run: ClRunner, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "stream"
+    out = tmp_path / "stream"
+    folder = out / VIDEO.name  # a multi-file result: a folder per input
     result = cl_run(
         "hls-streaming",
         "generate-manifest",
@@ -56,7 +57,7 @@ def test_the_original_stream_is_saved_though_the_master_does_not_list_it(
         "240:400",
         "--include-original",
         "-o",
-        str(folder),
+        str(out),
         "--json",
     )
     assert result.exit_code == 0, result.output
