@@ -4,6 +4,7 @@ removing, upgrading and scaffolding plugins."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -203,3 +204,69 @@ def _report_installed(out: Output, distribution: str) -> None:
         + (f" (plugin {', '.join(commands)})" if commands else "")
         + "; see `cl plugins`"
     )
+
+
+# --- scaffolding ------------------------------------------------------------------------------
+
+
+@app.command()
+def new(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The plugin's command: lower-case words joined by dashes (e.g. word-count); "
+            "the package is cl-plugin-NAME.",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="The task type its command submits (default: NAME with - as _). A type the "
+            "protocol does not define gets an executor for the local server as well.",
+            metavar="TYPE",
+            show_default=False,
+        ),
+    ] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="The folder to create (default: ./cl-plugin-NAME); it must not exist.",
+            metavar="PATH",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write a new plugin package: pyproject.toml with the entry point, the hooks, a typed task
+    client, a command on the task-command frame, a README and tests that use the local server's
+    pytest fixtures."""
+    from cl_client.cli import installer, scaffold
+    from cl_client.cli.app import BUILTIN_COMMANDS
+
+    out = get_output(ctx)
+    with guarded(out):
+        plan = scaffold.plan(name, task, folder, reserved={c.name for c in BUILTIN_COMMANDS})
+        root = scaffold.clone_root()
+        written = scaffold.write(plan, installer.core_version(), root)
+    if out.json_mode:
+        out.json(
+            {
+                "distribution": plan.distribution,
+                "folder": str(plan.folder),
+                "task_type": plan.task,
+                "executor": plan.own_task,
+                "files": [path.as_posix() for path in written],
+            }
+        )
+        return
+    out.success(f"created {plan.distribution} in {plan.folder} (task type {plan.task})")
+    if root is None:
+        out.warn(
+            "cl-client was not installed from a clone of cl: pyproject.toml takes it and "
+            "cl-local-server from ../cl; fix [tool.uv.sources] if your clone is elsewhere"
+        )
+    out.info(f"next: cd {plan.folder} && uv sync --group test && uv run pytest")
