@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from fresh_env import uv_path
 
 if TYPE_CHECKING:
     from cl_local_server.server import LocalServer
@@ -28,17 +28,10 @@ EXAMPLE = REPO / "examples" / "cl-plugin-example"
 pytestmark = pytest.mark.timeout(300)
 
 
-def _uv() -> str:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is needed to build a fresh environment (scripts/_uv.sh installs it)")
-    return uv
-
-
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new environment with cl-client, cl-local-server, cl-plugin-example and pytest."""
-    uv = _uv()
+    uv = uv_path()
     home = tmp_path_factory.mktemp("example-plugin")
     venv = home / "venv"
     # Run uv from the temporary folder, so the workspace's own uv settings play no part.

@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fresh_env import uv_path
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _uv() -> str:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is needed to build a fresh environment (scripts/_uv.sh installs it)")
-    return uv
 
 
 def _cl(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +35,7 @@ def _cl(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(300)
 def test_plugin_appears_when_installed_and_vanishes_when_uninstalled(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    uv = _uv()
+    uv = uv_path()
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     install = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
     subprocess.run(

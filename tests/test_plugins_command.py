@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fresh_env import uv_path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "cl-plugin-example"
@@ -19,17 +20,10 @@ EXAMPLE = REPO / "examples" / "cl-plugin-example"
 pytestmark = pytest.mark.timeout(300)
 
 
-def _uv() -> str:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is needed to build a fresh environment (scripts/_uv.sh installs it)")
-    return uv
-
-
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new uv-made environment holding the core alone (built from its folder, not editable)."""
-    uv = _uv()
+    uv = uv_path()
     home = tmp_path_factory.mktemp("plugins-command")
     venv = home / "venv"
     subprocess.run(
@@ -50,7 +44,7 @@ def _cl(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
         for k, v in os.environ.items()
         if not k.startswith("CL_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
     }
-    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(_uv()).parent), env["PATH"]])
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(uv_path()).parent), env["PATH"]])
     env["CL_CONFIG_DIR"] = str(venv.parent / "config")
     env["CL_STATE_DIR"] = str(venv.parent / "state")
     return subprocess.run(

@@ -8,23 +8,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cl_client.cli.app import app
+from fresh_env import uv_path
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _uv() -> str:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is needed to build a fresh environment (scripts/_uv.sh installs it)")
-    return uv
 
 
 def _new(*args: str) -> tuple[int, str, str]:
@@ -38,7 +31,7 @@ def _env(home: Path, venv: Path) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("CL_", "UV_PROJECT")) and k not in ("VIRTUAL_ENV", "PYTHONPATH")
     }
-    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(_uv()).parent), env["PATH"]])
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(uv_path()).parent), env["PATH"]])
     env["CL_CONFIG_DIR"] = str(home / "config")
     env["CL_STATE_DIR"] = str(home / "state")
     env["CL_LOCAL_SERVER_DATA_DIR"] = str(home / "local-server")  # the `local` profile's data
@@ -53,7 +46,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 
 @pytest.mark.timeout(600)
 def test_a_new_plugin_installs_runs_and_passes_its_own_tests(tmp_path: Path) -> None:
-    uv = _uv()
+    uv = uv_path()
     own = tmp_path / "cl-plugin-word-count"
     served = tmp_path / "cl-plugin-md5sum"
     code, _, stderr = _new("word-count", "--dir", str(own))

@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -174,9 +175,15 @@ def test_usage_errors_are_one_lower_case_line(cl: RunCl, args: list[str], messag
     assert result.stdout == ""
 
 
-def _on_a_terminal(args: list[str], answer: str | None) -> tuple[int, str]:
-    """Run ``cl ARGS`` on a pseudo-terminal; type ``answer`` at its first question (None: end of
-    input there)."""
+def _on_a_terminal(
+    args: list[str],
+    *,
+    until: str,
+    then: Callable[[subprocess.Popen[bytes], int], None],
+    env: Mapping[str, str] | None = None,
+) -> tuple[int, str]:
+    """Run ``cl ARGS`` on a pseudo-terminal; once it printed ``until``, ``then(proc, master)``
+    acts (types an answer, sends a signal). Returns the exit code and the whole transcript."""
     import pty
 
     master, slave = pty.openpty()
@@ -185,18 +192,19 @@ def _on_a_terminal(args: list[str], answer: str | None) -> tuple[int, str]:
         stdin=slave,
         stdout=slave,
         stderr=slave,
-        env=child_env({"NO_COLOR": "1"}),
+        env=child_env({**(env or {}), "NO_COLOR": "1"}),
         start_new_session=True,
     )
     os.close(slave)
     transcript = ""
     deadline = time.monotonic() + 30
-    while "?" not in transcript and time.monotonic() < deadline:
+    while until not in transcript and time.monotonic() < deadline:
         try:
             transcript += os.read(master, 4096).decode(errors="replace")
         except OSError:
             break
-    os.write(master, b"\x04" if answer is None else answer.encode())
+    assert until in transcript, transcript
+    then(proc, master)
     code = proc.wait(timeout=30)
     try:
         while chunk := os.read(master, 4096):
@@ -207,16 +215,21 @@ def _on_a_terminal(args: list[str], answer: str | None) -> tuple[int, str]:
     return code, transcript
 
 
+def _type(text: bytes) -> Callable[[subprocess.Popen[bytes], int], None]:
+    return lambda _proc, master: os.write(master, text) and None
+
+
 def test_a_declined_confirmation_is_cancelled_exit_130(cl: RunCl, isolated: Path) -> None:
     data = isolated / "server-data"
     data.mkdir()
-    code, transcript = _on_a_terminal(["server", "reset", "--data-dir", str(data)], "n\r")
+    reset = ["server", "reset", "--data-dir", str(data)]
+    code, transcript = _on_a_terminal(reset, until="?", then=_type(b"n\r"))
     assert code == 130, transcript
     assert "error: cancelled" in transcript
     assert "Aborted" not in transcript
     assert data.exists()
     # end of input at the prompt is the same
-    code, transcript = _on_a_terminal(["server", "reset", "--data-dir", str(data)], None)
+    code, transcript = _on_a_terminal(reset, until="?", then=_type(b"\x04"))
     assert code == 130, transcript
     assert "error: cancelled" in transcript
     # with no terminal to ask on, nothing is deleted without --yes
@@ -229,34 +242,12 @@ def test_ctrl_c_at_the_password_prompt_exits_130(
     jwt_server: LocalServer, jwt_env: dict[str, str], isolated: Path
 ) -> None:
     """On a real terminal: SIGINT (what Ctrl-C sends) while `cl login` waits for the password."""
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [*cl_command(), "login", "-u", "admin"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=child_env({**jwt_env, "NO_COLOR": "1"}),
-        start_new_session=True,
+    code, transcript = _on_a_terminal(
+        ["login", "-u", "admin"],
+        until="Password:",
+        then=lambda proc, _master: proc.send_signal(signal.SIGINT),
+        env=jwt_env,
     )
-    os.close(slave)
-    transcript = ""
-    deadline = time.monotonic() + 30
-    while "Password:" not in transcript and time.monotonic() < deadline:
-        try:
-            transcript += os.read(master, 4096).decode(errors="replace")
-        except OSError:
-            break
-    assert "Password:" in transcript, transcript
-    proc.send_signal(signal.SIGINT)
-    code = proc.wait(timeout=30)
-    try:
-        while chunk := os.read(master, 4096):
-            transcript += chunk.decode(errors="replace")
-    except OSError:
-        pass
-    os.close(master)
     assert code == 130, transcript
     assert re.search(r"error: (cancelled|interrupted)", transcript), transcript
     assert "Aborted" not in transcript
