@@ -1,4 +1,5 @@
-"""The library example in README.md runs as printed, against a server that needs a login."""
+"""The library examples in README.md run as printed: the first against a server that needs a
+login, the batch example against the built-in ``local`` profile."""
 
 from __future__ import annotations
 
@@ -18,11 +19,37 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 
 
-def readme_example() -> str:
+def readme_example(marker: str = "") -> str:
+    """The first python block of README.md (holding ``marker``)."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    assert blocks, "README.md has no python example"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL) if marker in b]
+    assert blocks, f"README.md has no python example with {marker!r}"
     return blocks[0]
+
+
+def isolated_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """This environment without any CL_* setting, config and state in ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
+    env.update(
+        CL_CONFIG_DIR=str(tmp_path / "config"), CL_STATE_DIR=str(tmp_path / "state"), **settings
+    )
+    return env
+
+
+def run_example(
+    code: str, tmp_path: Path, env: dict[str, str], cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
 
 
 @pytest.mark.timeout(120)
@@ -30,26 +57,14 @@ def test_readme_library_example_logs_in_hashes_and_prints(
     cl_server_jwt: LocalServer, tmp_path: Path
 ) -> None:
     info = cl_server_jwt.info
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
-    env.update(cl_server_jwt.client_env())
-    env.update(
+    env = isolated_env(
+        tmp_path,
+        **cl_server_jwt.client_env(),
         CL_PROFILE="default",
         CL_USERNAME=info.admin_username,
-        CL_PASSWORD=info.admin_password,
-        CL_CONFIG_DIR=str(tmp_path / "config"),
-        CL_STATE_DIR=str(tmp_path / "state"),
+        CL_PASSWORD=str(info.admin_password),
     )
-    script = tmp_path / "example.py"
-    script.write_text(readme_example(), encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    run = run_example(readme_example(), tmp_path, env)
     assert run.returncode == 0, run.stderr
     photo = (REPO / "examples" / "media" / "astronaut.jpg").read_bytes()
     md5 = hashlib.md5(photo, usedforsecurity=False).hexdigest()
@@ -67,19 +82,11 @@ def test_readme_library_example_runs_for_a_user_who_ran_cl_login(
 ) -> None:
     """The commonest user: `cl login` once, no CL_PASSWORD in the environment."""
     info = cl_server_jwt.info
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
-    env.update(cl_server_jwt.client_env())
-    env.update(
-        CL_PROFILE="default",
-        CL_CONFIG_DIR=str(tmp_path / "config"),
-        CL_STATE_DIR=str(tmp_path / "state"),
-    )
-    env.pop("CL_USERNAME", None)
-    env.pop("CL_PASSWORD", None)
+    env = isolated_env(tmp_path, **cl_server_jwt.client_env(), CL_PROFILE="default")
     cl = Path(sys.executable).parent / "cl"
     login = subprocess.run(
         [str(cl), "login", "--username", info.admin_username, "--password-stdin"],
-        input=info.admin_password + "\n",
+        input=f"{info.admin_password}\n",
         env=env,
         capture_output=True,
         text=True,
@@ -87,17 +94,7 @@ def test_readme_library_example_runs_for_a_user_who_ran_cl_login(
         check=False,
     )
     assert login.returncode == 0, login.stderr
-    script = tmp_path / "example.py"
-    script.write_text(readme_example(), encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    run = run_example(readme_example(), tmp_path, env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("completed ")
 
@@ -105,32 +102,14 @@ def test_readme_library_example_runs_for_a_user_who_ran_cl_login(
 @pytest.mark.timeout(180)
 def test_readme_batch_example_hashes_a_folder_and_resumes(tmp_path: Path) -> None:
     """The batch example, as printed, twice: the second run skips what the first saved."""
-    blocks = re.findall(
-        r"```python\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.DOTALL
-    )
-    [example] = [b for b in blocks if "Batch(" in b]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CL_")}
-    env.update(
-        CL_CONFIG_DIR=str(tmp_path / "config"),
-        CL_STATE_DIR=str(tmp_path / "state"),
-        CL_LOCAL_SERVER_DATA_DIR=str(tmp_path / "local-server"),
-    )
-    script = tmp_path / "batch_example.py"
-    script.write_text(example, encoding="utf-8")
+    example = readme_example("Batch(")
+    env = isolated_env(tmp_path, CL_LOCAL_SERVER_DATA_DIR=str(tmp_path / "local-server"))
     work = tmp_path / "work"
     work.mkdir()
     (work / "examples").symlink_to(REPO / "examples")
 
     def run() -> list[str]:
-        done = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=150,
-            check=False,
-        )
+        done = run_example(example, tmp_path, env, cwd=work)
         assert done.returncode == 0, done.stderr
         return done.stdout.splitlines()
 

@@ -17,28 +17,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cl_client.testing import ClRunner
+from cl_plugin_exif.client import SUMMARY_FIELDS
 
 if TYPE_CHECKING:
     from cl_local_server.executors import Executor, TaskContext
 
 MEDIA = Path(__file__).resolve().parents[3].parent / "shared" / "media"
-FIELDS = (
-    "make",
-    "model",
-    "date_time_original",
-    "create_date",
-    "image_width",
-    "image_height",
-    "orientation",
-    "iso",
-    "f_number",
-    "exposure_time",
-    "focal_length",
-    "gps_latitude",
-    "gps_longitude",
-    "gps_altitude",
-    "software",
-)
+#: The summary fields the server fills (PROTOCOL §5.3); a January-2026 server leaves them null.
+FIELDS = SUMMARY_FIELDS
 
 pytestmark = pytest.mark.timeout(60)
 
