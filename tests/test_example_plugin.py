@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from fresh_env import uv_path
+from fresh_env import make_venv, venv_env
 
 if TYPE_CHECKING:
     from cl_local_server.server import LocalServer
@@ -31,43 +29,10 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new environment with cl-client, cl-local-server, cl-plugin-example and pytest."""
-    uv = uv_path()
-    home = tmp_path_factory.mktemp("example-plugin")
-    venv = home / "venv"
-    # Run uv from the temporary folder, so the workspace's own uv settings play no part.
-    subprocess.run(
-        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=home, check=True
+    packages = [str(REPO / "core"), str(REPO / "plugins" / "local_server"), str(EXAMPLE)]
+    return make_venv(
+        tmp_path_factory.mktemp("example-plugin"), [*packages, "pytest>=8", "pytest-timeout>=2.3"]
     )
-    install = [
-        uv,
-        "pip",
-        "install",
-        "--quiet",
-        "--python",
-        str(venv / "bin" / "python"),
-        str(REPO / "core"),
-        str(REPO / "plugins" / "local_server"),
-        str(EXAMPLE),
-        "pytest>=8",
-        "pytest-timeout>=2.3",
-    ]
-    offline = subprocess.run([*install, "--offline"], cwd=home, capture_output=True, check=False)
-    if offline.returncode != 0:  # something is not in uv's cache yet: fetch it
-        subprocess.run(install, cwd=home, check=True)
-    return venv
-
-
-def _env(venv: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CL_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
-    }
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["CL_CONFIG_DIR"] = str(venv.parent / "config")
-    env["CL_STATE_DIR"] = str(venv.parent / "state")
-    env.update(extra or {})
-    return env
 
 
 def _cl(
@@ -77,7 +42,7 @@ def _cl(
         [str(venv / "bin" / "cl"), *args],
         capture_output=True,
         text=True,
-        env=_env(venv, env),
+        env=venv_env(venv, env),
         timeout=60,
         check=False,
     )
@@ -156,7 +121,7 @@ def test_the_examples_own_tests_pass_in_that_environment(venv: Path) -> None:
         cwd=EXAMPLE,
         capture_output=True,
         text=True,
-        env=_env(venv),
+        env=venv_env(venv),
         timeout=240,
         check=False,
     )

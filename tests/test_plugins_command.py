@@ -5,14 +5,12 @@ anything is installed)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from fresh_env import uv_path
+from fresh_env import make_venv, venv_env
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "cl-plugin-example"
@@ -23,30 +21,11 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new uv-made environment holding the core alone (built from its folder, not editable)."""
-    uv = uv_path()
-    home = tmp_path_factory.mktemp("plugins-command")
-    venv = home / "venv"
-    subprocess.run(
-        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=home, check=True
-    )
-    install = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
-    offline = subprocess.run(
-        [*install, "--offline", str(REPO / "core")], cwd=home, capture_output=True, check=False
-    )
-    if offline.returncode != 0:  # something is not in uv's cache yet: fetch it
-        subprocess.run([*install, str(REPO / "core")], cwd=home, check=True)
-    return venv
+    return make_venv(tmp_path_factory.mktemp("plugins-command"), [str(REPO / "core")])
 
 
 def _cl(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CL_") and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
-    }
-    env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(uv_path()).parent), env["PATH"]])
-    env["CL_CONFIG_DIR"] = str(venv.parent / "config")
-    env["CL_STATE_DIR"] = str(venv.parent / "state")
+    env = venv_env(venv)
     return subprocess.run(
         [str(venv / "bin" / "cl"), *args],
         capture_output=True,

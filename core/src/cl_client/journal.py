@@ -342,13 +342,6 @@ class Journal:
         """Whether any submission of batch ``key`` was ever recorded."""
         return bool(self._read("SELECT 1 FROM submissions WHERE batch_key = ? LIMIT 1", (key,)))
 
-    def by_job(self, job_id: str) -> JournalEntry | None:
-        rows = self._read(
-            f"SELECT {self._COLUMNS} FROM submissions WHERE job_id = ? ORDER BY id DESC LIMIT 1",  # noqa: S608 - constant columns
-            (job_id,),
-        )
-        return self._entry(rows[0]) if rows else None
-
     def history(
         self,
         *,
