@@ -247,7 +247,7 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def test_download_streams_into_place(tiny_server_factory: MakeServer, tmp_path: Path) -> None:
-    payload = bytes(range(256)) * 1000
+    payload = bytes(range(256)) * 16384  # 4 MiB: the reader pauses and resumes the socket
     server = tiny_server_factory(fixed(Reply(200, payload)))
 
     async def scenario() -> Path:

@@ -56,6 +56,8 @@ LOCK_TIMEOUT: Final = 30.0
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Host names as RFC 3986 reg-names in ASCII (IDN hosts in their xn-- form); IPv6 goes in brackets.
 _HOST_NAME = re.compile(r"[a-z0-9_~-]+(\.[a-z0-9_~-]+)*\.?")
+# What httpx takes for an IPv4 address, and then insists is a valid one (no leading zeros).
+_DOTTED_QUAD = re.compile(r"[0-9]+(\.[0-9]+){3}")
 _HOST_PORT = re.compile(
     r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]*)\]|(?P<host>[^:\[\]]*))(?::(?P<port>[0-9]{0,5}))?"
 )
@@ -303,6 +305,13 @@ def _split_url(url: str, what: str) -> tuple[SplitResult, str, int | None]:
             f"invalid {what} {shown!r}: {host!r} is not a host name "
             "(letters, digits, '-' and '.'; an IPv6 address goes in brackets)"
         )
+    elif _DOTTED_QUAD.fullmatch(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ConfigError(
+                f"invalid {what} {shown!r}: {host!r} is not an IPv4 address"
+            ) from None
     digits = shape.group("port")
     port = int(digits) if digits else None
     if port is not None and port > 65535:

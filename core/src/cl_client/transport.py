@@ -381,19 +381,30 @@ class ServiceTransport:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            import urllib.request
+
             import httpx
 
+            limits = httpx.Limits(
+                max_connections=None,
+                max_keepalive_connections=POOL_SIZE,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+            )
+            # A proxy from the environment needs httpx's own transports; otherwise the leaner
+            # asyncio one (see cl_client.transport_backend).
+            native = None
+            if not urllib.request.getproxies():
+                from cl_client.transport_backend import AsyncioHTTPTransport
+
+                native = AsyncioHTTPTransport(self.base_url, verify=self.verify_tls, limits=limits)
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,
                 timeout=self.timeout,
                 verify=self.verify_tls,
                 follow_redirects=False,
                 headers={"User-Agent": "cl-client"},
-                limits=httpx.Limits(
-                    max_connections=None,
-                    max_keepalive_connections=POOL_SIZE,
-                    keepalive_expiry=KEEPALIVE_EXPIRY,
-                ),
+                limits=limits,
+                transport=native,
             )
         return self._client
 
