@@ -390,10 +390,11 @@ class ServiceTransport:
                 max_keepalive_connections=POOL_SIZE,
                 keepalive_expiry=KEEPALIVE_EXPIRY,
             )
-            # A proxy from the environment needs httpx's own transports; otherwise the leaner
-            # asyncio one (see cl_client.transport_backend).
+            # A proxy from the environment (the variables httpx reads; NO_PROXY alone is none)
+            # needs httpx's own transports; otherwise the leaner asyncio one
+            # (see cl_client.transport_backend).
             native = None
-            if not urllib.request.getproxies():
+            if not urllib.request.getproxies().keys() & {"http", "https", "all"}:
                 from cl_client.transport_backend import AsyncioHTTPTransport
 
                 native = AsyncioHTTPTransport(self.base_url, verify=self.verify_tls, limits=limits)

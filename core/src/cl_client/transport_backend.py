@@ -27,6 +27,14 @@ import httpx
 #: Bytes buffered per connection before the socket stops being read.
 READ_BUFFER_LIMIT: Final = 256 * 1024
 
+#: httpcore's extra-info names and the asyncio transport's names for the same things.
+_EXTRA_INFO: Final = {
+    "ssl_object": "ssl_object",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+    "socket": "socket",
+}
+
 SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 )
@@ -93,16 +101,19 @@ def _wake(waiter: asyncio.Future[None] | None, exc: Exception | None = None) -> 
             waiter.set_exception(exc)
 
 
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
 
 
-async def _wait(waiter: asyncio.Future[None], timeout: float | None) -> None:
-    """Await ``waiter``; raise TimeoutError after ``timeout`` seconds (``None``: no limit)."""
-    timer = (
-        None if timeout is None else asyncio.get_running_loop().call_later(timeout, _expire, waiter)
-    )
+async def _wait(waiter: asyncio.Future[None], seconds: float | None) -> None:
+    """Await ``waiter``; raise TimeoutError after ``seconds`` (``None``: no limit)."""
+    loop = asyncio.get_running_loop()
+    timer = None if seconds is None else loop.call_later(seconds, _expire, waiter)
     try:
         await waiter
     finally:
@@ -130,7 +141,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if protocol.buffer:
             return protocol.take(max_bytes)
         if protocol.error is not None:
-            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
+            raise httpcore.ReadError(_reason(protocol.error))
         return b""  # the peer closed the connection: httpcore reports what that means
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -138,7 +149,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return
         protocol = self._protocol
         if protocol.error is not None or self._transport.is_closing():
-            reason = str(protocol.error) if protocol.error is not None else "connection closed"
+            reason = "connection closed" if protocol.error is None else _reason(protocol.error)
             raise httpcore.WriteError(reason)
         self._transport.write(buffer)
         if not protocol.writing_paused:
@@ -149,7 +160,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except TimeoutError:
             raise httpcore.WriteTimeout(f"could not send for {timeout:g} s") from None
         except OSError as exc:
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+            raise httpcore.WriteError(_reason(exc)) from exc
         finally:
             protocol.drain_waiter = None
 
@@ -176,7 +187,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectTimeout("TLS handshake timed out") from exc
         except (OSError, ssl.SSLError) as exc:
             self._transport.close()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise httpcore.ConnectError(_reason(exc)) from exc
         if tls is None:  # only when the loop has no TLS support at all
             raise httpcore.ConnectError("TLS is not available")
         assert isinstance(tls, asyncio.Transport)
@@ -187,12 +198,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if info == "is_readable":
             # httpcore asks this of idle pooled connections: data or a close means "do not reuse".
             return bool(self._protocol.buffer) or self._protocol.closed
-        extra = {
-            "ssl_object": "ssl_object",
-            "client_addr": "sockname",
-            "server_addr": "peername",
-            "socket": "socket",
-        }.get(info)
+        extra = _EXTRA_INFO.get(info)
         return None if extra is None else self._transport.get_extra_info(extra)
 
 
@@ -219,7 +225,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"no connection within {timeout:g} s") from exc
         except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise httpcore.ConnectError(_reason(exc)) from exc
         _apply(transport, socket_options)
         return AsyncioStream(transport, protocol)
 
